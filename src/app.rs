@@ -1,0 +1,134 @@
+//! Assembling and running one Salon node: open the store (migrating it), build the
+//! services and the router, bind the listener, run until told to stop, then drain.
+//!
+//! `App::build` does everything that can fail at start-up, so a misconfigured node stops
+//! before it accepts a connection; `App::run` only serves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, ConfigError};
+use crate::http::{self, AppState};
+use crate::mail::{Mailer, Transport};
+use crate::services::Services;
+use crate::store::{self, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct App {
+    config: Config,
+    listener: TcpListener,
+    services: Services,
+    mailer: Mailer,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        config.validate()?;
+        let backend = config.backend()?;
+        let store = store::connect(&config.database, backend, true).await?;
+        let mailer = Mailer::new(store.clone());
+        let services = Services::new(&config, store, mailer.clone());
+        let addr = config.listen_addr();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(App {
+            config,
+            listener,
+            services,
+            mailer,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
+    /// finish (at most `http.shutdown_grace_seconds`), stops the mail worker and closes
+    /// the database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let App {
+            config,
+            listener,
+            services,
+            mailer,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = move |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        });
+
+        let from = config.mail.from.parse().expect("validated");
+        let transport = Transport::File(config.mail.outbox_dir.clone());
+        let worker = tokio::spawn(mailer.run_worker(transport, from, stopped(stop_rx.clone())));
+
+        let accounts = services.accounts.clone();
+        let mut maintenance_stop = stop_rx.clone();
+        let maintenance = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => accounts.forget_idle_limits(),
+                    _ = maintenance_stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        });
+
+        tracing::info!(addr = %listener.local_addr()?, backend = ?services.store.backend(), "Salon is listening");
+        let router = http::router(
+            AppState {
+                services: services.clone(),
+            },
+            config.http.max_body_bytes,
+        );
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+        let grace = Duration::from_secs(config.http.shutdown_grace_seconds);
+        tokio::select! {
+            served = serve => served?,
+            _ = async { stopped(stop_rx.clone()).await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("shutdown grace period over; closing the connections still open");
+            }
+        }
+        let _ = worker.await;
+        let _ = maintenance.await;
+        services.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

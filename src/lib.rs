@@ -1,0 +1,17 @@
+//! Salon: a self-hosted real-time chat server whose defining feature is external guests.
+//!
+//! The server is this library; `main.rs` only parses flags and calls [`App`]. See
+//! ARCHITECTURE.md for the map: transport (`http`) → `services` → `store` / `mail`.
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod mail;
+pub mod ratelimit;
+pub mod services;
+pub mod store;
+
+pub use app::{App, StartError};
+pub use config::Config;

@@ -1,0 +1,90 @@
+//! The services: what Salon does, independent of how it is asked (REST today, the
+//! WebSocket gateway later). Each service owns one part of the domain and its rules;
+//! none of them knows HTTP. Every access decision goes through [`Membership`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::crypto::PasswordHasher;
+use crate::domain::Invalid;
+use crate::mail::Mailer;
+use crate::store::{Store, StoreError};
+
+mod accounts;
+mod membership;
+mod workspaces;
+
+pub use accounts::{Accounts, Caller, NewSession};
+pub use membership::Membership;
+pub use workspaces::Workspaces;
+
+/// What a service can answer instead of a result. The transport maps each variant to one
+/// documented error code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("no valid session")]
+    Unauthenticated,
+    #[error("wrong e-mail or password, or the address is not verified yet")]
+    InvalidCredentials,
+    #[error("this link is invalid, expired or already used")]
+    InvalidToken,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("too many attempts")]
+    RateLimited(Duration),
+    #[error("the workspace has no free seat for this role")]
+    SeatLimitReached,
+    #[error("the workspace must keep at least one owner")]
+    LastOwner,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("internal: {0}")]
+    Internal(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::NotFound => Error::NotFound,
+            StoreError::AlreadyExists => Error::Conflict("already a member of this workspace"),
+            StoreError::SeatLimitReached => Error::SeatLimitReached,
+            StoreError::SeatLimitBelowUsed => {
+                Error::Conflict("the seat limit is below the seats already taken")
+            }
+            StoreError::LastOwner => Error::LastOwner,
+            StoreError::OwnerProtected => {
+                Error::Forbidden("only an owner may grant, change or remove the owner role")
+            }
+            other => Error::Internal(other),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// All services, built once per process.
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: Arc<Accounts>,
+    pub workspaces: Arc<Workspaces>,
+    pub membership: Arc<Membership>,
+    pub store: Arc<dyn Store>,
+}
+
+impl Services {
+    pub fn new(config: &Config, store: Arc<dyn Store>, mailer: Mailer) -> Services {
+        let hasher = PasswordHasher::new(config.auth.max_concurrent_hashes);
+        let membership = Arc::new(Membership::new(store.clone()));
+        Services {
+            accounts: Arc::new(Accounts::new(config, store.clone(), hasher, mailer)),
+            workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone())),
+            membership,
+            store,
+        }
+    }
+}

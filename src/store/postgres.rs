@@ -1,0 +1,60 @@
+//! The PostgreSQL backend: for clusters of nodes sharing one database.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Pool, Postgres};
+
+use crate::config::{Backend, DatabaseConfig};
+use crate::store::{Result, Store, migrator};
+
+type Db = Postgres;
+type ThisStore = PgStore;
+
+#[path = "shared.rs"]
+mod shared;
+
+pub struct PgStore {
+    pool: Pool<Postgres>,
+}
+
+impl PgStore {
+    pub async fn connect(config: &DatabaseConfig) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(config.url.expose())
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    fn writer(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        migrator(Backend::Postgres).await?.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
