@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every setting. The defaults here are the ones documented in `config.toml`; a test
 /// checks that the two agree.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -70,19 +70,6 @@ pub struct WorkspacesConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub level: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            http: HttpConfig::default(),
-            database: DatabaseConfig::default(),
-            mail: MailConfig::default(),
-            auth: AuthConfig::default(),
-            workspaces: WorkspacesConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for HttpConfig {

@@ -114,6 +114,18 @@ mod tests {
     }
 
     #[test]
+    fn every_code_is_documented() {
+        let readme = include_str!("../README.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
+            assert!(
+                readme.contains(&row),
+                "protocol/README.md lacks the row {row}"
+            );
+        }
+    }
+
+    #[test]
     fn codes_are_unique() {
         let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();

@@ -223,6 +223,7 @@ pub trait MailStore: Send + Sync {
     /// Claims up to `limit` messages due at `now`, leasing them until `lease_until` so
     /// that no other worker (on this node or another) sends them meanwhile.
     async fn claim_mail(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<MailRow>>;
+    /// Marks a message delivered and forgets its body (which may hold a one-time link).
     async fn mail_sent(&self, id: i64, now: i64) -> Result<()>;
     async fn mail_failed(&self, id: i64, retry_at: i64, error: &str) -> Result<()>;
 }

@@ -12,6 +12,8 @@ use crate::store::{Result, Store, migrator};
 type Db = Postgres;
 type ThisStore = PgStore;
 
+// The same file is compiled once per backend, on purpose (see shared.rs).
+#[allow(clippy::duplicate_mod)]
 #[path = "shared.rs"]
 mod shared;
 

@@ -611,7 +611,8 @@ impl MailStore for ThisStore {
     }
 
     async fn mail_sent(&self, id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
+        // The body may hold a single-use link: once delivered, it is not kept.
+        sqlx::query("UPDATE outbox SET sent_at = $1, body = '', last_error = NULL WHERE id = $2")
             .bind(now)
             .bind(id)
             .execute(self.writer())

@@ -15,6 +15,8 @@ use crate::store::{Result, Store, migrator};
 type Db = Sqlite;
 type ThisStore = SqliteStore;
 
+// The same file is compiled once per backend, on purpose (see shared.rs).
+#[allow(clippy::duplicate_mod)]
 #[path = "shared.rs"]
 mod shared;
 

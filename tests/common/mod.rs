@@ -1,0 +1,324 @@
+//! Test harness: a fresh database per test on either backend, a real Salon server on a
+//! loopback port, an HTTP client, and the e-mails it writes.
+//!
+//! PostgreSQL tests create their own database `salon_t_<random>` on the server named by
+//! `SALON_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`); `scripts/test`
+//! drops leftovers before a run. They fail, never skip, when PostgreSQL is unreachable.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use salon::config::{Backend, Config, Secret};
+use salon::services::Services;
+
+/// Runs each named `async fn(Backend)` as two tests, `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(salon::config::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(salon::config::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn random_suffix() -> String {
+    format!("{:016x}", salon::crypto::random_id())
+}
+
+pub fn postgres_server() -> String {
+    std::env::var("SALON_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database URL for a brand-new, empty database on `backend`.
+pub async fn fresh_database(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("salon-test-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}", dir.join("salon.db").display())
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let server = postgres_server();
+            let name = format!("salon_t_{}", random_suffix());
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL must be reachable at {server} for this test: {e}")
+                });
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            admin.close().await.ok();
+            format!("{server}/{name}")
+        }
+    }
+}
+
+/// The configuration of a test server: port 0, a fresh database, a private outbox.
+pub async fn test_config(backend: Backend) -> Config {
+    let mut config = Config::default();
+    config.http.listen = "127.0.0.1:0".into();
+    config.http.public_url = "http://salon.test".into();
+    config.database.url = Secret(fresh_database(backend).await);
+    config.database.max_connections = 5;
+    config.database.sqlite_synchronous = "normal".into();
+    config.mail.outbox_dir = std::env::temp_dir().join(format!("salon-outbox-{}", random_suffix()));
+    config
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub outbox: PathBuf,
+    pub services: Services,
+    pub config: Config,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(backend).await;
+    adjust(&mut config);
+    let app = salon::App::build(config.clone())
+        .await
+        .expect("the server starts");
+    let addr = app.local_addr();
+    let services = app.services().clone();
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        outbox: config.mail.outbox_dir.clone(),
+        services,
+        config,
+    }
+}
+
+/// An answer: status, `Retry-After` if any, and the JSON body (`Value::Null` if none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<String>,
+}
+
+impl Answer {
+    /// The error code, if this is an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.expect("the server answers")).await
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        read(req.send().await.expect("the server answers")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Waits (up to 10 s) for an e-mail to `to` whose subject contains `subject`, and
+    /// returns its decoded body. Each message is returned once.
+    pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(body) = self.take_mail(to, subject) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no e-mail to {to} with subject containing {subject:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn take_mail(&self, to: &str, subject: &str) -> Option<String> {
+        let entries = std::fs::read_dir(&self.outbox).ok()?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let raw = std::fs::read_to_string(&path).ok()?;
+            let (headers, body) = raw.split_once("\r\n\r\n")?;
+            let has = |name: &str, value: &str| {
+                headers
+                    .lines()
+                    .any(|l| l.to_ascii_lowercase().starts_with(name) && l.contains(value))
+            };
+            if has("to:", &to.to_lowercase()) && has("subject:", subject) {
+                std::fs::rename(&path, path.with_extension("read")).ok()?;
+                let body = if has("content-transfer-encoding:", "quoted-printable") {
+                    decode_quoted_printable(body)
+                } else {
+                    body.to_owned()
+                };
+                return Some(body.replace("\r\n", "\n"));
+            }
+        }
+        None
+    }
+
+    /// How many e-mails are in the outbox and not yet taken by `wait_for_mail`.
+    pub fn mail_count(&self) -> usize {
+        std::fs::read_dir(&self.outbox)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Signs up, follows the verification link and returns `(session token, account id)`.
+    pub async fn new_account(&self, email: &str, name: &str) -> (String, String) {
+        let answer = self
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                json!({"email": email, "password": PASSWORD, "display_name": name}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+        let mail = self.wait_for_mail(email, "Confirm your e-mail").await;
+        let token = link_token(&mail, "/verify#token=");
+        let session = self
+            .post("/api/v1/auth/verify", None, json!({"token": token}))
+            .await;
+        assert_eq!(session.status, StatusCode::OK, "{session:?}");
+        (
+            session.body["token"].as_str().unwrap().to_owned(),
+            session.body["account"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub fn store(&self) -> Arc<dyn salon::store::Store> {
+        self.services.store.clone()
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+async fn read(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.bytes().await.expect("a body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Answer {
+        status,
+        body,
+        retry_after,
+    }
+}
+
+/// The token that follows `marker` in an e-mail body.
+pub fn link_token(body: &str, marker: &str) -> String {
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {body}"))
+        + marker.len();
+    body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if bytes[i] == b'='
+            && let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

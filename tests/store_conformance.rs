@@ -1,0 +1,558 @@
+//! The store conformance suite: the same promises checked against SQLite and PostgreSQL
+//! through the `Store` interface, each test on a fresh database. Concurrency tests race
+//! real writers; the store must keep its invariants on both backends.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use salon::config::{Backend, DatabaseConfig, Secret};
+use salon::crypto::{Token, TokenHash, random_id};
+use salon::domain::{AccountId, DisplayName, Email, Role, WorkspaceId, WorkspaceName};
+use salon::store::{self, NewMail, NewSignup, Store, StoreError};
+
+on_both_backends!(
+    migrations_are_idempotent,
+    signup_completes_once_and_not_after_expiry,
+    one_account_per_address,
+    sessions_expire_and_are_deleted,
+    password_change_keeps_only_the_named_session,
+    reset_tokens_work_once_and_end_sessions,
+    workspace_roles_and_seats,
+    concurrent_promotions_never_exceed_the_seat_limit,
+    concurrent_demotions_always_leave_an_owner,
+    each_mail_is_claimed_once,
+);
+
+async fn open(backend: Backend) -> Arc<dyn Store> {
+    let config = DatabaseConfig {
+        url: Secret(common::fresh_database(backend).await),
+        max_connections: 8,
+        sqlite_synchronous: "normal".into(),
+    };
+    store::connect(&config, backend, true)
+        .await
+        .expect("the store opens")
+}
+
+fn email(s: &str) -> Email {
+    Email::parse("email", s).unwrap()
+}
+
+async fn account(store: &Arc<dyn Store>, address: &str) -> AccountId {
+    let token = Token::generate();
+    let now = 1_000;
+    store
+        .create_signup(NewSignup {
+            token_hash: token.hash(),
+            email: email(address),
+            display_name: DisplayName::parse("n", "Someone").unwrap(),
+            password_hash: "hash".into(),
+            created_at: now,
+            expires_at: now + 1_000,
+        })
+        .await
+        .unwrap();
+    store
+        .complete_signup(&token.hash(), now, AccountId(random_id()))
+        .await
+        .unwrap()
+        .expect("created")
+        .id
+}
+
+async fn migrations_are_idempotent(backend: Backend) {
+    let store = open(backend).await;
+    store
+        .migrate()
+        .await
+        .expect("a second run applies nothing and fails nothing");
+    store.ping().await.unwrap();
+    // Every file under migrations/<backend>/ is embedded, in order.
+    let dir = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let mut files: Vec<String> =
+        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    files.sort();
+    let embedded: Vec<String> = store::migration_files(backend)
+        .iter()
+        .map(|(v, d, _)| format!("{v:04}_{d}.sql"))
+        .collect();
+    assert_eq!(files, embedded);
+}
+
+async fn signup_completes_once_and_not_after_expiry(backend: Backend) {
+    let store = open(backend).await;
+    let live = Token::generate();
+    let stale = Token::generate();
+    for (token, address) in [(&live, "a@example.com"), (&stale, "b@example.com")] {
+        store
+            .create_signup(NewSignup {
+                token_hash: token.hash(),
+                email: email(address),
+                display_name: DisplayName::parse("n", "A").unwrap(),
+                password_hash: "h".into(),
+                created_at: 0,
+                expires_at: 100,
+            })
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .complete_signup(&stale.hash(), 100, AccountId(random_id()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .account_by_email(&email("b@example.com"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .complete_signup(&stale.hash(), 1, AccountId(random_id()))
+            .await
+            .unwrap()
+            .is_none(),
+        "consumed"
+    );
+
+    let created = store
+        .complete_signup(&live.hash(), 99, AccountId(random_id()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(created.email.as_str(), "a@example.com");
+    assert!(
+        store
+            .complete_signup(&live.hash(), 99, AccountId(random_id()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = store.account_by_id(created.id).await.unwrap().unwrap();
+    assert_eq!(found.email, created.email);
+}
+
+async fn one_account_per_address(backend: Backend) {
+    let store = open(backend).await;
+    let first = Token::generate();
+    let second = Token::generate();
+    for token in [&first, &second] {
+        store
+            .create_signup(NewSignup {
+                token_hash: token.hash(),
+                email: email("same@example.com"),
+                display_name: DisplayName::parse("n", "A").unwrap(),
+                password_hash: "h".into(),
+                created_at: 0,
+                expires_at: 100,
+            })
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .complete_signup(&second.hash(), 1, AccountId(random_id()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .complete_signup(&first.hash(), 1, AccountId(random_id()))
+            .await
+            .unwrap()
+            .is_none(),
+        "other pending sign-ups for the address are void once it has an account"
+    );
+}
+
+async fn sessions_expire_and_are_deleted(backend: Backend) {
+    let store = open(backend).await;
+    let id = account(&store, "s@example.com").await;
+    let token = TokenHash::of("session");
+    store.create_session(&token, id, 0, 1_000).await.unwrap();
+    assert_eq!(
+        store
+            .session_account(&token, 999)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        id
+    );
+    assert!(
+        store
+            .session_account(&token, 1_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    store.delete_session(&token).await.unwrap();
+    assert!(
+        store.session_account(&token, 0).await.unwrap().is_none(),
+        "deleted"
+    );
+
+    store
+        .create_session(&TokenHash::of("one"), id, 0, 1_000)
+        .await
+        .unwrap();
+    store
+        .create_session(&TokenHash::of("two"), id, 0, 1_000)
+        .await
+        .unwrap();
+    store.delete_sessions(id).await.unwrap();
+    assert!(
+        store
+            .session_account(&TokenHash::of("one"), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session_account(&TokenHash::of("two"), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn password_change_keeps_only_the_named_session(backend: Backend) {
+    let store = open(backend).await;
+    let id = account(&store, "p@example.com").await;
+    for t in ["keep", "drop1", "drop2"] {
+        store
+            .create_session(&TokenHash::of(t), id, 0, 1_000)
+            .await
+            .unwrap();
+    }
+    store
+        .set_password(id, "new-hash", Some(&TokenHash::of("keep")))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_account(&TokenHash::of("keep"), 0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .session_account(&TokenHash::of("drop1"), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .account_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "new-hash"
+    );
+    store.set_password(id, "newer", None).await.unwrap();
+    assert!(
+        store
+            .session_account(&TokenHash::of("keep"), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.set_password(AccountId(1), "x", None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn reset_tokens_work_once_and_end_sessions(backend: Backend) {
+    let store = open(backend).await;
+    let id = account(&store, "r@example.com").await;
+    store
+        .create_session(&TokenHash::of("s"), id, 0, 1_000)
+        .await
+        .unwrap();
+    store
+        .create_reset(&TokenHash::of("old"), id, 0, 50)
+        .await
+        .unwrap();
+    store
+        .create_reset(&TokenHash::of("new"), id, 0, 500)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .complete_reset(&TokenHash::of("old"), 60, "x")
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert_eq!(
+        store
+            .complete_reset(&TokenHash::of("new"), 60, "reset-hash")
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    assert!(
+        store
+            .complete_reset(&TokenHash::of("new"), 60, "again")
+            .await
+            .unwrap()
+            .is_none(),
+        "used"
+    );
+    assert!(
+        store
+            .session_account(&TokenHash::of("s"), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .account_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "reset-hash"
+    );
+}
+
+async fn workspace_roles_and_seats(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "o@example.com").await;
+    let other = account(&store, "m@example.com").await;
+    let ws = WorkspaceId(random_id());
+    let name = WorkspaceName::parse("name", "W").unwrap();
+    let row = store
+        .create_workspace(ws, &name, owner, 1, 5)
+        .await
+        .unwrap();
+    assert_eq!((row.seats_used, row.seat_limit), (1, 1));
+    assert!(matches!(
+        store.add_member(ws, other, Role::Member, 6).await,
+        Err(StoreError::SeatLimitReached)
+    ));
+    store.add_member(ws, other, Role::Lite, 6).await.unwrap();
+    assert!(matches!(
+        store.add_member(ws, other, Role::Lite, 6).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert!(matches!(
+        store.change_role(ws, other, Role::Member, true).await,
+        Err(StoreError::SeatLimitReached)
+    ));
+    assert!(matches!(
+        store.set_seat_limit(ws, 0).await,
+        Err(StoreError::SeatLimitBelowUsed)
+    ));
+    store.set_seat_limit(ws, 2).await.unwrap();
+    store
+        .change_role(ws, other, Role::Member, true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.change_role(ws, other, Role::Owner, false).await,
+        Err(StoreError::OwnerProtected)
+    ));
+    assert!(matches!(
+        store.change_role(ws, owner, Role::Admin, true).await,
+        Err(StoreError::LastOwner)
+    ));
+    assert!(matches!(
+        store.remove_member(ws, owner, true).await,
+        Err(StoreError::LastOwner)
+    ));
+    assert!(matches!(
+        store.remove_member(ws, owner, false).await,
+        Err(StoreError::OwnerProtected)
+    ));
+    assert!(matches!(
+        store
+            .change_role(WorkspaceId(1), other, Role::Member, true)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    let mine = store.workspaces_of(other).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].0.seats_used, mine[0].1), (2, Role::Member));
+    store
+        .rename_workspace(ws, &WorkspaceName::parse("name", "W2").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(store.workspace(ws).await.unwrap().unwrap().name, "W2");
+    assert_eq!(store.members(ws).await.unwrap().len(), 2);
+    store.remove_member(ws, other, false).await.unwrap();
+    assert_eq!(store.member_role(ws, other).await.unwrap(), None);
+    assert!(matches!(
+        store.remove_member(ws, other, true).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn concurrent_promotions_never_exceed_the_seat_limit(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let ws = WorkspaceId(random_id());
+    store
+        .create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 3, 0)
+        .await
+        .unwrap();
+    let mut lites = Vec::new();
+    for i in 0..8 {
+        let id = account(&store, &format!("lite{i}@example.com")).await;
+        store.add_member(ws, id, Role::Lite, 0).await.unwrap();
+        lites.push(id);
+    }
+    let tasks: Vec<_> = lites
+        .into_iter()
+        .map(|id| {
+            let store = store.clone();
+            tokio::spawn(async move { store.change_role(ws, id, Role::Member, true).await })
+        })
+        .collect();
+    let mut promoted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => promoted += 1,
+            Err(StoreError::SeatLimitReached) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(promoted, 2, "three seats: the owner and two promoted");
+    assert_eq!(store.workspace(ws).await.unwrap().unwrap().seats_used, 3);
+}
+
+async fn concurrent_demotions_always_leave_an_owner(backend: Backend) {
+    let store = open(backend).await;
+    let mut owners = Vec::new();
+    for i in 0..4 {
+        owners.push(account(&store, &format!("owner{i}@example.com")).await);
+    }
+    let ws = WorkspaceId(random_id());
+    store
+        .create_workspace(
+            ws,
+            &WorkspaceName::parse("n", "W").unwrap(),
+            owners[0],
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    for id in &owners[1..] {
+        store.add_member(ws, *id, Role::Owner, 0).await.unwrap();
+    }
+    let tasks: Vec<_> = owners
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (store, id) = (store.clone(), *id);
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    store.change_role(ws, id, Role::Member, true).await
+                } else {
+                    store.remove_member(ws, id, true).await
+                }
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => {}
+            Err(StoreError::LastOwner) => refused += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(refused, 1);
+    let remaining = store
+        .members(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
+    assert_eq!(remaining, 1);
+}
+
+async fn each_mail_is_claimed_once(backend: Backend) {
+    let store = open(backend).await;
+    for i in 0..40 {
+        store
+            .enqueue_mail(NewMail {
+                id: random_id(),
+                recipient: format!("r{i}@example.com"),
+                subject: "s".into(),
+                body: "b".into(),
+                created_at: 10,
+            })
+            .await
+            .unwrap();
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store.claim_mail(100, 1_000, 7).await.unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|m| m.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 40, "every message claimed");
+    assert_eq!(unique.len(), 40, "no message claimed twice");
+    assert!(
+        store.claim_mail(999, 2_000, 100).await.unwrap().is_empty(),
+        "leased until 1000"
+    );
+
+    let (sent, failed) = (all[0], all[1]);
+    store.mail_sent(sent, 1_000).await.unwrap();
+    store.mail_failed(failed, 5_000, "smtp down").await.unwrap();
+    let due: Vec<i64> = store
+        .claim_mail(1_000, 2_000, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        due.len(),
+        38,
+        "lease over: all but the sent one and the one retrying later"
+    );
+    assert!(!due.contains(&sent) && !due.contains(&failed));
+    let retried = store.claim_mail(5_000, 6_000, 100).await.unwrap();
+    assert!(retried.iter().any(|m| m.id == failed && m.attempts == 2));
+}
