@@ -20,6 +20,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub auth: AuthConfig,
     pub workspaces: WorkspacesConfig,
+    pub messages: MessagesConfig,
     pub log: LogConfig,
 }
 
@@ -64,6 +65,12 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WorkspacesConfig {
     pub default_seat_limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesConfig {
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +128,14 @@ impl Default for WorkspacesConfig {
     fn default() -> Self {
         WorkspacesConfig {
             default_seat_limit: 50,
+        }
+    }
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            max_body_bytes: 64 * 1024,
         }
     }
 }
@@ -319,6 +334,12 @@ impl Config {
             return Err(invalid(
                 "workspaces.default_seat_limit",
                 "must be between 1 and 1000000",
+            ));
+        }
+        if !(1..=1024 * 1024).contains(&self.messages.max_body_bytes) {
+            return Err(invalid(
+                "messages.max_body_bytes",
+                "must be between 1 and 1048576",
             ));
         }
         self.log

@@ -76,6 +76,14 @@ error_codes! {
     /// The resource does not exist, or the caller may not see it: the two answers are
     /// identical on purpose.
     NotFound = ("not_found", 404),
+    /// The caller is a `lite` user of the conversation's workspace: they read, they never
+    /// write. Nothing was stored.
+    ReadOnly = ("read_only", 403),
+    /// The conversation is closed (a thread) or archived (a group): nobody posts, edits or
+    /// reacts in it.
+    ConversationLocked = ("conversation_locked", 403),
+    /// This `client_id` was already used for a message with another body.
+    ClientIdReused = ("client_id_reused", 409),
     /// No route matches the request's path.
     RouteNotFound = ("route_not_found", 404),
     /// The path exists but not with this HTTP method.

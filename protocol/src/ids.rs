@@ -59,6 +59,16 @@ id_type!(
     /// A workspace.
     WorkspaceId
 );
+id_type!(
+    /// A conversation: a group's chat, a thread or a direct conversation. A group and its
+    /// chat share one identifier.
+    ConversationId
+);
+id_type!(
+    /// A message, unique across conversations. Within its conversation a message is also
+    /// numbered by its sequence (`seq`).
+    MessageId
+);
 
 #[cfg(test)]
 mod tests {

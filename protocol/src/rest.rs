@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountId, WorkspaceId};
+use crate::{AccountId, ConversationId, MessageId, WorkspaceId};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -234,4 +234,327 @@ pub struct ChangeRoleRequest {
 pub struct Health {
     /// `"ok"` or `"unavailable"`.
     pub status: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Conversations: groups, threads, direct conversations
+
+/// What kind of conversation this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// A group's own chat; its participants are the group's members.
+    Group,
+    /// A conversation with a subject, addressed to groups and individual accounts.
+    Thread,
+    /// A conversation between two accounts, without a subject.
+    Direct,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Group => "group",
+            ConversationKind::Thread => "thread",
+            ConversationKind::Direct => "direct",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversationKind> {
+        [
+            ConversationKind::Group,
+            ConversationKind::Thread,
+            ConversationKind::Direct,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A message's author or a participant, as a conversation shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Person {
+    pub account_id: AccountId,
+    pub display_name: String,
+    /// Whether the person is outside the conversation's workspace (a guest).
+    pub external: bool,
+}
+
+/// A conversation as one of its participants sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub kind: ConversationKind,
+    /// The group's name or the thread's subject; empty for a direct conversation.
+    pub title: String,
+    /// Read-only: a closed thread or an archived group. Nobody posts, edits or reacts.
+    pub locked: bool,
+    /// The sequence number of the newest message (0: none yet).
+    pub last_seq: i64,
+    /// Messages after the caller's read marker that others wrote and did not delete.
+    pub unread: i64,
+    /// The caller's read marker (0: nothing read).
+    pub read_seq: i64,
+    /// Whether anyone who can see this conversation is external to its workspace.
+    pub has_externals: bool,
+    /// Whether the caller may post here (false for `lite` users and locked conversations).
+    pub can_post: bool,
+    /// The newest message not deleted, if any.
+    pub last_message: Option<Message>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// The caller's conversations of one workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkspaceConversations {
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    /// The caller's role there; absent for an external.
+    pub my_role: Option<Role>,
+    /// Newest activity first.
+    pub conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConversationList {
+    pub workspaces: Vec<WorkspaceConversations>,
+}
+
+/// Create a group (and its chat). The creator becomes a member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    /// 1 to 80 characters.
+    pub name: String,
+    /// Further members.
+    #[serde(default)]
+    pub members: Vec<AccountId>,
+}
+
+/// A group as the workspace's managers and its members see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Group {
+    /// Also the identifier of the group's chat.
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub archived: bool,
+    pub member_count: i64,
+    /// Whether the caller is a member (and so sees the group's chat).
+    pub is_member: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GroupList {
+    pub groups: Vec<Group>,
+}
+
+/// Rename or archive a group. Absent fields are left as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGroupRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub account_id: AccountId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PersonList {
+    pub people: Vec<Person>,
+}
+
+/// Start a thread: a subject and any mix of groups and individual accounts. The creator
+/// is a participant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateThreadRequest {
+    /// 1 to 200 characters.
+    pub subject: String,
+    #[serde(default)]
+    pub groups: Vec<ConversationId>,
+    #[serde(default)]
+    pub accounts: Vec<AccountId>,
+}
+
+/// Open (or find) the direct conversation with another account in a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateDirectRequest {
+    pub account_id: AccountId,
+}
+
+/// Change a thread's subject or close/reopen it. Absent fields are left as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateThreadRequest {
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub locked: Option<bool>,
+}
+
+/// Address a thread to one more group or account: exactly one of the two fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddRecipientRequest {
+    #[serde(default)]
+    pub group_id: Option<ConversationId>,
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+}
+
+/// Who can see a conversation: its direct participants and the groups that grant access.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Audience {
+    pub participants: Vec<Person>,
+    pub groups: Vec<AudienceGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AudienceGroup {
+    pub id: ConversationId,
+    pub name: String,
+    pub members: Vec<Person>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+/// Post a message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PostMessageRequest {
+    /// 1 to 65,536 bytes of text.
+    pub body: String,
+    /// A client-chosen id (1 to 64 characters) making a resend idempotent: the same id
+    /// and body return the original message; the same id with another body is refused.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The sequence of the message this one answers, in the same conversation.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+    /// Accounts mentioned; each must be able to see the conversation.
+    #[serde(default)]
+    pub mentions: Vec<AccountId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EditMessageRequest {
+    pub body: String,
+}
+
+/// A reaction, aggregated over everyone who reacted with the same emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: i64,
+    /// Whether the caller is among them.
+    pub me: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    /// Gapless and increasing within the conversation, from 1.
+    pub seq: i64,
+    pub author: Person,
+    /// Empty once deleted.
+    pub body: String,
+    pub reply_to: Option<i64>,
+    pub mentions: Vec<AccountId>,
+    pub reactions: Vec<Reaction>,
+    pub client_id: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MessagePage {
+    /// In sequence order.
+    pub messages: Vec<Message>,
+    /// Whether older messages exist before the first one here.
+    pub has_before: bool,
+    /// Whether newer messages exist after the last one here.
+    pub has_after: bool,
+}
+
+/// Move the caller's read marker (it never moves backwards).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReadMarkerRequest {
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SearchHit {
+    pub conversation_id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub message: Message,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SearchResults {
+    /// Newest first.
+    pub hits: Vec<SearchHit>,
+}
+
+/// Someone the caller shares a conversation with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Contact {
+    pub account_id: AccountId,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ContactList {
+    pub contacts: Vec<Contact>,
+}
+
+/// A person as the caller may see them: someone they share a workspace or a conversation
+/// with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Profile {
+    pub account_id: AccountId,
+    pub display_name: String,
 }

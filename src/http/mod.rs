@@ -25,6 +25,7 @@ use salon_protocol::{ErrorBody, ErrorCode, ErrorObject};
 use crate::services::{self, Services};
 
 mod accounts;
+mod conversations;
 mod health;
 mod workspaces;
 
@@ -53,6 +54,10 @@ pub const PAGES: &[&str] = &["/", "/verify", "/reset-password"];
     tags(
         (name = "auth", description = "Sign-up, log-in, sessions, passwords"),
         (name = "workspaces", description = "Workspaces, members and roles"),
+        (name = "groups", description = "Groups: named sets of people with their own chat; access in bulk"),
+        (name = "conversations", description = "Threads, direct conversations, who can see them, the caller's list"),
+        (name = "messages", description = "Messages, history, reactions, read markers, search"),
+        (name = "people", description = "Contacts and profiles"),
         (name = "operations", description = "Health and the API description")
     ),
     components(schemas(ErrorCode))
@@ -76,6 +81,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(accounts::routes())
         .merge(workspaces::routes())
+        .merge(conversations::routes())
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json` and committed in
@@ -164,6 +170,9 @@ impl From<services::Error> for ApiError {
             E::InvalidToken => ErrorCode::InvalidToken,
             E::Forbidden(_) => ErrorCode::Forbidden,
             E::NotFound => ErrorCode::NotFound,
+            E::ReadOnly => ErrorCode::ReadOnly,
+            E::Locked => ErrorCode::ConversationLocked,
+            E::ClientIdReused => ErrorCode::ClientIdReused,
             E::SeatLimitReached => ErrorCode::SeatLimitReached,
             E::LastOwner => ErrorCode::LastOwner,
             E::Conflict(_) => ErrorCode::Conflict,
@@ -223,6 +232,21 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         _ => ErrorCode::InvalidRequest,
     };
     ApiError::new(code, rejection.body_text())
+}
+
+/// Query parameters; anything that does not fit (an unknown parameter, a wrong type) is
+/// `invalid_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|rejection| ApiError::new(ErrorCode::InvalidRequest, rejection.body_text()))
+    }
 }
 
 /// Path parameters. A malformed identifier names nothing, so it answers `not_found`

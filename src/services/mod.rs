@@ -12,11 +12,15 @@ use crate::mail::Mailer;
 use crate::store::{Store, StoreError};
 
 mod accounts;
+mod conversations;
 mod membership;
+mod messages;
 mod workspaces;
 
 pub use accounts::{Accounts, Caller, NewSession};
-pub use membership::Membership;
+pub use conversations::{Conversations, Recipient};
+pub use membership::{Access, GroupAccess, Membership};
+pub use messages::{HistoryQuery, Messages, Page};
 pub use workspaces::Workspaces;
 
 /// What a service can answer instead of a result. The transport maps each variant to one
@@ -35,6 +39,12 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    #[error("lite users read but never write")]
+    ReadOnly,
+    #[error("this conversation is read-only (a closed thread or an archived group)")]
+    Locked,
+    #[error("this client_id was already used for a message with another body")]
+    ClientIdReused,
     #[error("too many attempts")]
     RateLimited(Duration),
     #[error("the workspace has no free seat for this role")]
@@ -73,6 +83,8 @@ pub struct Services {
     pub accounts: Arc<Accounts>,
     pub workspaces: Arc<Workspaces>,
     pub membership: Arc<Membership>,
+    pub conversations: Arc<Conversations>,
+    pub messages: Arc<Messages>,
     pub store: Arc<dyn Store>,
 }
 
@@ -83,6 +95,8 @@ impl Services {
         Services {
             accounts: Arc::new(Accounts::new(config, store.clone(), hasher, mailer)),
             workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone())),
+            conversations: Arc::new(Conversations::new(store.clone(), membership.clone())),
+            messages: Arc::new(Messages::new(config, store.clone(), membership.clone())),
             membership,
             store,
         }

@@ -21,7 +21,10 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 use crate::config::{Backend, DatabaseConfig};
 use crate::crypto::TokenHash;
-use crate::domain::{AccountId, DisplayName, Email, Role, WorkspaceId, WorkspaceName};
+use crate::domain::{
+    AccountId, ConversationId, ConversationKind, DisplayName, Email, MessageId, Role, WorkspaceId,
+    WorkspaceName,
+};
 
 mod postgres;
 mod sqlite;
@@ -45,6 +48,8 @@ pub enum StoreError {
     LastOwner,
     #[error("only an owner may change an owner")]
     OwnerProtected,
+    #[error("the conversation is read-only")]
+    Locked,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -111,6 +116,109 @@ pub struct MailRow {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub kind: ConversationKind,
+    pub title: String,
+    pub locked: bool,
+    pub last_seq: i64,
+    pub created_by: AccountId,
+    pub created_at: i64,
+}
+
+/// A conversation to create, with everyone it is addressed to.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub kind: ConversationKind,
+    pub title: String,
+    pub created_by: AccountId,
+    pub created_at: i64,
+    /// For direct conversations: the key that makes them unique per pair and workspace.
+    pub direct_key: Option<String>,
+    /// Groups it is addressed to (threads).
+    pub groups: Vec<ConversationId>,
+    /// Accounts it is addressed to directly (threads, direct conversations).
+    pub participants: Vec<AccountId>,
+    /// For a group: its members.
+    pub members: Vec<AccountId>,
+}
+
+/// One conversation in an account's list, with the account's reading state.
+#[derive(Debug, Clone)]
+pub struct ConversationSummary {
+    pub conversation: ConversationRow,
+    pub workspace_name: String,
+    /// The account's role in the conversation's workspace; `None`: external.
+    pub role: Option<Role>,
+    pub read_seq: i64,
+    pub unread: i64,
+    pub has_externals: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub group: ConversationRow,
+    pub member_count: i64,
+}
+
+/// A person seen from a conversation's workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub account_id: AccountId,
+    pub display_name: String,
+    /// The person's role in the workspace; `None`: external.
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: i64,
+    pub author: PersonRow,
+    pub body: String,
+    pub reply_to: Option<i64>,
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub author: AccountId,
+    pub body: String,
+    pub reply_to: Option<i64>,
+    pub client_id: Option<String>,
+    pub mentions: Vec<AccountId>,
+    pub created_at: i64,
+}
+
+/// What posting did.
+#[derive(Debug, Clone)]
+pub enum Posted {
+    /// Stored under the next sequence number.
+    Created(MessageRow),
+    /// A resend: this client id and body were stored before, as this message.
+    Existing(MessageRow),
+    /// This client id was used before with another body.
+    ClientIdReused,
+}
+
+/// Reactions and mentions of a run of messages, for assembling their views.
+#[derive(Debug, Clone, Default)]
+pub struct MessageExtras {
+    /// `(message, emoji, who)`, in the order they were added.
+    pub reactions: Vec<(MessageId, String, AccountId)>,
+    pub mentions: Vec<(MessageId, AccountId)>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -228,9 +336,150 @@ pub trait MailStore: Send + Sync {
     async fn mail_failed(&self, id: i64, retry_at: i64, error: &str) -> Result<()>;
 }
 
+/// Conversations and who they are addressed to. The access rule itself (`can_see`,
+/// `visible_conversations`) is evaluated here in SQL, but only the membership service
+/// calls it.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates the conversation and its addressing in one transaction. For a direct
+    /// conversation whose key exists, `AlreadyExists`.
+    async fn create_conversation(&self, new: NewConversation) -> Result<ConversationRow>;
+    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationRow>>;
+    async fn direct_conversation(&self, key: &str) -> Result<Option<ConversationRow>>;
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        title: Option<&str>,
+        locked: Option<bool>,
+    ) -> Result<()>;
+
+    async fn groups_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<GroupRow>>;
+    async fn is_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool>;
+    /// `false` if they were a member already.
+    async fn add_group_member(
+        &self,
+        group: ConversationId,
+        account: AccountId,
+        now: i64,
+    ) -> Result<bool>;
+    /// `false` if they were not a member.
+    async fn remove_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool>;
+    async fn add_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+    ) -> Result<bool>;
+    async fn remove_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+    ) -> Result<bool>;
+    async fn add_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        now: i64,
+    ) -> Result<bool>;
+    async fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+    ) -> Result<bool>;
+
+    /// The access rule: a direct participant, or a member of a group the conversation is
+    /// addressed to.
+    async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool>;
+    /// Every conversation `account` can see, with its reading state, newest first.
+    async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>>;
+    /// Direct participants and, per group the conversation is addressed to, its members.
+    async fn audience(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<(Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>)>;
+    /// Members of a group, seen from its workspace.
+    async fn group_members(&self, group: ConversationId) -> Result<Vec<PersonRow>>;
+    /// Accounts sharing at least one conversation with `account` (optionally in one
+    /// workspace), itself excluded.
+    async fn contacts(
+        &self,
+        account: AccountId,
+        workspace: Option<WorkspaceId>,
+    ) -> Result<Vec<(AccountId, String)>>;
+}
+
+/// Messages, their sequence, reactions, mentions and read markers.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Assigns the conversation's next sequence and stores the message in one
+    /// transaction (`Locked` if the conversation is read-only).
+    async fn post_message(&self, new: NewMessage) -> Result<Posted>;
+    async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>>;
+    /// Messages with `from <= seq <= to`, in order.
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MessageRow>>;
+    /// Newest non-deleted message of each conversation.
+    async fn last_messages(&self, conversations: &[ConversationId]) -> Result<Vec<MessageRow>>;
+    async fn extras(
+        &self,
+        conversation: ConversationId,
+        from: i64,
+        to: i64,
+    ) -> Result<MessageExtras>;
+    async fn edit_message(
+        &self,
+        conversation: ConversationId,
+        seq: i64,
+        body: &str,
+        now: i64,
+    ) -> Result<()>;
+    async fn delete_message(&self, conversation: ConversationId, seq: i64, now: i64) -> Result<()>;
+    /// `false` if it was there already.
+    async fn add_reaction(
+        &self,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+        now: i64,
+    ) -> Result<bool>;
+    async fn remove_reaction(
+        &self,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+    ) -> Result<bool>;
+    /// Moves the read marker forward (never back); returns where it is.
+    async fn mark_read(
+        &self,
+        account: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> Result<i64>;
+}
+
+/// Full-text search: the one part of messages whose SQL differs per backend (FTS5 on
+/// SQLite, tsvector on PostgreSQL).
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// Full-text search over the messages `account` can see (optionally in one
+    /// workspace), newest first. `terms` are plain words, each required.
+    async fn search(
+        &self,
+        account: AccountId,
+        terms: &[String],
+        workspace: Option<WorkspaceId>,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>>;
+}
+
 /// Everything durable. One value of it per process, shared by the services.
 #[async_trait]
-pub trait Store: AccountStore + WorkspaceStore + MailStore {
+pub trait Store:
+    AccountStore + WorkspaceStore + MailStore + ConversationStore + MessageStore + SearchStore
+{
     fn backend(&self) -> Backend;
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
@@ -300,6 +549,14 @@ async fn migrator(backend: Backend) -> Result<Migrator> {
         })
         .collect();
     Ok(Migrator::new(Embedded(migrations)).await?)
+}
+
+fn parse_kind(raw: &str) -> Result<ConversationKind> {
+    ConversationKind::parse(raw).ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("unknown conversation kind {raw:?}").into(),
+        ))
+    })
 }
 
 fn parse_role(raw: &str) -> Result<Role> {

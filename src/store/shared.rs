@@ -13,10 +13,14 @@ use sqlx::{Row, Transaction};
 
 use super::{Db, ThisStore};
 use crate::crypto::TokenHash;
-use crate::domain::{AccountId, DisplayName, Email, Role, WorkspaceId, WorkspaceName};
+use crate::domain::{
+    AccountId, ConversationId, DisplayName, Email, MessageId, Role, WorkspaceId, WorkspaceName,
+};
 use crate::store::{
-    AccountRow, AccountStore, MailRow, MailStore, MemberRow, NewMail, NewSignup, Result,
-    StoreError, WorkspaceRow, WorkspaceStore, parse_role,
+    AccountRow, AccountStore, ConversationRow, ConversationStore, ConversationSummary, GroupRow,
+    MailRow, MailStore, MemberRow, MessageExtras, MessageRow, MessageStore, NewConversation,
+    NewMail, NewMessage, NewSignup, PersonRow, Posted, Result, StoreError, WorkspaceRow,
+    WorkspaceStore, parse_kind, parse_role,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -628,5 +632,703 @@ impl MailStore for ThisStore {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Conversations
+
+const CONVERSATION_COLUMNS: &str =
+    "c.id, c.workspace_id, c.kind, c.title, c.locked, c.last_seq, c.created_by, c.created_at";
+
+fn conversation(row: &DbRow) -> Result<ConversationRow> {
+    Ok(ConversationRow {
+        id: ConversationId(row.try_get("id")?),
+        workspace_id: WorkspaceId(row.try_get("workspace_id")?),
+        kind: parse_kind(&row.try_get::<String, _>("kind")?)?,
+        title: row.try_get("title")?,
+        locked: row.try_get("locked")?,
+        last_seq: row.try_get("last_seq")?,
+        created_by: AccountId(row.try_get("created_by")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The ids of the conversations the account in parameter `p` can see: the access rule.
+pub(super) fn visible_ids(p: &str) -> String {
+    format!(
+        "SELECT cp.conversation_id FROM conversation_participants cp WHERE cp.account_id = {p} \
+         UNION SELECT cg.conversation_id FROM conversation_groups cg \
+         JOIN group_members gm ON gm.group_id = cg.group_id WHERE gm.account_id = {p}"
+    )
+}
+
+/// Whether anyone who can see conversation `c` is outside its workspace.
+const HAS_EXTERNALS: &str = "EXISTS (SELECT 1 FROM ( \
+       SELECT cp.account_id FROM conversation_participants cp WHERE cp.conversation_id = c.id \
+       UNION SELECT gm.account_id FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
+       WHERE cg.conversation_id = c.id) aud \
+     WHERE NOT EXISTS (SELECT 1 FROM workspace_members x \
+       WHERE x.workspace_id = c.workspace_id AND x.account_id = aud.account_id))";
+
+fn person(row: &DbRow) -> Result<PersonRow> {
+    let role: Option<String> = row.try_get("role")?;
+    Ok(PersonRow {
+        account_id: AccountId(row.try_get("id")?),
+        display_name: row.try_get("display_name")?,
+        role: role.as_deref().map(parse_role).transpose()?,
+    })
+}
+
+fn group(row: &DbRow) -> Result<GroupRow> {
+    Ok(GroupRow {
+        group: conversation(row)?,
+        member_count: row.try_get("member_count")?,
+    })
+}
+
+const GROUP_SELECT: &str = "SELECT c.id, c.workspace_id, c.kind, c.title, c.locked, c.last_seq, c.created_by, \
+     c.created_at, (SELECT COUNT(*) FROM group_members gm WHERE gm.group_id = c.id) AS member_count \
+     FROM conversations c";
+
+#[async_trait]
+impl ConversationStore for ThisStore {
+    async fn create_conversation(&self, new: NewConversation) -> Result<ConversationRow> {
+        let mut tx = self.writer().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO conversations (id, workspace_id, kind, title, locked, last_seq, created_by, created_at, direct_key) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) ON CONFLICT (direct_key) DO NOTHING",
+        )
+        .bind(new.id.0)
+        .bind(new.workspace_id.0)
+        .bind(new.kind.as_str())
+        .bind(&new.title)
+        .bind(false)
+        .bind(new.created_by.0)
+        .bind(new.created_at)
+        .bind(&new.direct_key)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists);
+        }
+        for member in &new.members {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(new.id.0)
+            .bind(member.0)
+            .bind(new.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for group in &new.groups {
+            sqlx::query("INSERT INTO conversation_groups (conversation_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(new.id.0)
+                .bind(group.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for account in &new.participants {
+            sqlx::query(
+                "INSERT INTO conversation_participants (conversation_id, account_id, added_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(new.id.0)
+            .bind(account.0)
+            .bind(new.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ConversationRow {
+            id: new.id,
+            workspace_id: new.workspace_id,
+            kind: new.kind,
+            title: new.title,
+            locked: false,
+            last_seq: 0,
+            created_by: new.created_by,
+            created_at: new.created_at,
+        })
+    }
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(self.reader())
+        .await?;
+        row.as_ref().map(conversation).transpose()
+    }
+
+    async fn direct_conversation(&self, key: &str) -> Result<Option<ConversationRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(self.reader())
+        .await?;
+        row.as_ref().map(conversation).transpose()
+    }
+
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        title: Option<&str>,
+        locked: Option<bool>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE conversations SET title = COALESCE($1, title), locked = COALESCE($2, locked) WHERE id = $3",
+        )
+        .bind(title)
+        .bind(locked)
+        .bind(id.0)
+        .execute(self.writer())
+        .await?;
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn groups_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<GroupRow>> {
+        let rows = sqlx::query(&format!(
+            "{GROUP_SELECT} WHERE c.workspace_id = $1 AND c.kind = 'group' ORDER BY c.title, c.id"
+        ))
+        .bind(workspace.0)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(group).collect()
+    }
+
+    async fn is_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT 1 AS x FROM group_members WHERE group_id = $1 AND account_id = $2")
+                .bind(group.0)
+                .bind(account.0)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.is_some())
+    }
+
+    async fn add_group_member(
+        &self,
+        group: ConversationId,
+        account: AccountId,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(group.0)
+        .bind(account.0)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND account_id = $2")
+            .bind(group.0)
+            .bind(account.0)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO conversation_groups (conversation_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(conversation.0)
+        .bind(group.0)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM conversation_groups WHERE conversation_id = $1 AND group_id = $2",
+        )
+        .bind(conversation.0)
+        .bind(group.0)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO conversation_participants (conversation_id, account_id, added_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(conversation.0)
+        .bind(account.0)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2",
+        )
+        .bind(conversation.0)
+        .bind(account.0)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS x FROM conversation_participants WHERE conversation_id = $2 AND account_id = $1 \
+             UNION ALL SELECT 1 AS x FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
+             WHERE cg.conversation_id = $2 AND gm.account_id = $1 LIMIT 1",
+        )
+        .bind(account.0)
+        .bind(conversation.0)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>> {
+        let visible = visible_ids("$1");
+        let rows = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS}, w.name AS workspace_name, wm.role AS my_role, \
+               COALESCE(rm.seq, 0) AS read_seq, \
+               (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.seq > COALESCE(rm.seq, 0) \
+                  AND m.author_id <> $1 AND m.deleted_at IS NULL) AS unread, \
+               {HAS_EXTERNALS} AS has_externals, \
+               (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id) AS last_activity \
+             FROM conversations c \
+             JOIN workspaces w ON w.id = c.workspace_id \
+             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
+             LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.account_id = $1 \
+             WHERE c.id IN ({visible})"
+        ))
+        .bind(account.0)
+        .fetch_all(self.reader())
+        .await?;
+        let mut out: Vec<(i64, ConversationSummary)> = rows
+            .iter()
+            .map(|r| {
+                let role: Option<String> = r.try_get("my_role")?;
+                let summary = ConversationSummary {
+                    conversation: conversation(r)?,
+                    workspace_name: r.try_get("workspace_name")?,
+                    role: role.as_deref().map(parse_role).transpose()?,
+                    read_seq: r.try_get("read_seq")?,
+                    unread: r.try_get("unread")?,
+                    has_externals: r.try_get("has_externals")?,
+                };
+                let activity = r
+                    .try_get::<Option<i64>, _>("last_activity")?
+                    .unwrap_or(summary.conversation.created_at);
+                Ok((activity, summary))
+            })
+            .collect::<Result<_>>()?;
+        out.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(a.1.conversation.id.cmp(&b.1.conversation.id))
+        });
+        Ok(out.into_iter().map(|(_, s)| s).collect())
+    }
+
+    async fn audience(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<(Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>)> {
+        let participants = sqlx::query(
+            "SELECT a.id, a.display_name, wm.role FROM conversation_participants cp \
+             JOIN accounts a ON a.id = cp.account_id JOIN conversations c ON c.id = cp.conversation_id \
+             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = a.id \
+             WHERE cp.conversation_id = $1 ORDER BY a.display_name, a.id",
+        )
+        .bind(conversation.0)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(person)
+        .collect::<Result<Vec<_>>>()?;
+        let groups = sqlx::query(&format!(
+            "{GROUP_SELECT} JOIN conversation_groups x ON x.group_id = c.id WHERE x.conversation_id = $1 \
+             ORDER BY c.title, c.id"
+        ))
+        .bind(conversation.0)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(group)
+        .collect::<Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let members = self.group_members(g.group.id).await?;
+            out.push((g, members));
+        }
+        Ok((participants, out))
+    }
+
+    async fn group_members(&self, group: ConversationId) -> Result<Vec<PersonRow>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.display_name, wm.role FROM group_members gm \
+             JOIN accounts a ON a.id = gm.account_id JOIN conversations c ON c.id = gm.group_id \
+             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = a.id \
+             WHERE gm.group_id = $1 ORDER BY a.display_name, a.id",
+        )
+        .bind(group.0)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(person).collect()
+    }
+
+    async fn contacts(
+        &self,
+        account: AccountId,
+        workspace: Option<WorkspaceId>,
+    ) -> Result<Vec<(AccountId, String)>> {
+        let visible = visible_ids("$1");
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT a.id, a.display_name FROM ( \
+               SELECT cp.account_id, cp.conversation_id FROM conversation_participants cp \
+               UNION SELECT gm.account_id, cg.conversation_id FROM conversation_groups cg \
+               JOIN group_members gm ON gm.group_id = cg.group_id) aud \
+             JOIN accounts a ON a.id = aud.account_id JOIN conversations c ON c.id = aud.conversation_id \
+             WHERE aud.conversation_id IN ({visible}) AND aud.account_id <> $1 \
+               AND (CAST($2 AS BIGINT) IS NULL OR c.workspace_id = $2) \
+             ORDER BY a.display_name, a.id"
+        ))
+        .bind(account.0)
+        .bind(workspace.map(|w| w.0))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((AccountId(r.try_get("id")?), r.try_get("display_name")?)))
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+pub(super) const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.author_id, \
+       a.display_name AS author_name, wm.role AS author_role, m.body, m.reply_to, m.client_id, \
+       m.created_at, m.edited_at, m.deleted_at \
+     FROM messages m \
+     JOIN accounts a ON a.id = m.author_id \
+     JOIN conversations c ON c.id = m.conversation_id \
+     LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = m.author_id";
+
+pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
+    let role: Option<String> = row.try_get("author_role")?;
+    Ok(MessageRow {
+        id: MessageId(row.try_get("id")?),
+        conversation_id: ConversationId(row.try_get("conversation_id")?),
+        seq: row.try_get("seq")?,
+        author: PersonRow {
+            account_id: AccountId(row.try_get("author_id")?),
+            display_name: row.try_get("author_name")?,
+            role: role.as_deref().map(parse_role).transpose()?,
+        },
+        body: row.try_get("body")?,
+        reply_to: row.try_get("reply_to")?,
+        client_id: row.try_get("client_id")?,
+        created_at: row.try_get("created_at")?,
+        edited_at: row.try_get("edited_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+    })
+}
+
+#[async_trait]
+impl MessageStore for ThisStore {
+    async fn post_message(&self, new: NewMessage) -> Result<Posted> {
+        let mut tx = self.writer().begin().await?;
+        // Taking the next number is also taking the conversation's row lock: concurrent
+        // posters queue here, and a rolled-back post gives its number back.
+        let Some(bumped) =
+            sqlx::query("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, locked")
+                .bind(new.conversation_id.0)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Err(StoreError::NotFound);
+        };
+        if bumped.try_get::<bool, _>("locked")? {
+            return Err(StoreError::Locked);
+        }
+        let seq: i64 = bumped.try_get("last_seq")?;
+        if let Some(client_id) = &new.client_id {
+            let existing = sqlx::query(&format!(
+                "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
+            ))
+            .bind(new.conversation_id.0)
+            .bind(new.author.0)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let existing = message(&row)?;
+                return Ok(if existing.body == new.body {
+                    Posted::Existing(existing)
+                } else {
+                    Posted::ClientIdReused
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.id.0)
+        .bind(new.conversation_id.0)
+        .bind(seq)
+        .bind(new.author.0)
+        .bind(&new.body)
+        .bind(new.reply_to)
+        .bind(&new.client_id)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?;
+        for mentioned in &new.mentions {
+            sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(new.id.0)
+                .bind(mentioned.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
+            .bind(new.id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let created = message(&row)?;
+        tx.commit().await?;
+        Ok(Posted::Created(created))
+    }
+
+    async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>> {
+        let row = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq = $2"
+        ))
+        .bind(conversation.0)
+        .bind(seq)
+        .fetch_optional(self.reader())
+        .await?;
+        row.as_ref().map(message).transpose()
+    }
+
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MessageRow>> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq >= $2 AND m.seq <= $3 ORDER BY m.seq"
+        ))
+        .bind(conversation.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(message).collect()
+    }
+
+    async fn last_messages(&self, conversations: &[ConversationId]) -> Result<Vec<MessageRow>> {
+        let mut out = Vec::with_capacity(conversations.len());
+        for chunk in conversations.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{MESSAGE_SELECT} WHERE m.id IN (SELECT (SELECT l.id FROM messages l WHERE l.conversation_id = x.id \
+                   AND l.deleted_at IS NULL ORDER BY l.seq DESC LIMIT 1) FROM conversations x WHERE x.id IN ({}))",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            for row in query.fetch_all(self.reader()).await? {
+                out.push(message(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn extras(
+        &self,
+        conversation: ConversationId,
+        from: i64,
+        to: i64,
+    ) -> Result<MessageExtras> {
+        let reactions = sqlx::query(
+            "SELECT r.message_id, r.emoji, r.account_id FROM reactions r JOIN messages m ON m.id = r.message_id \
+             WHERE m.conversation_id = $1 AND m.seq >= $2 AND m.seq <= $3 ORDER BY r.created_at, r.emoji",
+        )
+        .bind(conversation.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        let mentions = sqlx::query(
+            "SELECT mm.message_id, mm.account_id FROM message_mentions mm JOIN messages m ON m.id = mm.message_id \
+             WHERE m.conversation_id = $1 AND m.seq >= $2 AND m.seq <= $3 ORDER BY mm.account_id",
+        )
+        .bind(conversation.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(MessageExtras {
+            reactions: reactions
+                .iter()
+                .map(|r| {
+                    Ok((
+                        MessageId(r.try_get("message_id")?),
+                        r.try_get("emoji")?,
+                        AccountId(r.try_get("account_id")?),
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            mentions: mentions
+                .iter()
+                .map(|r| {
+                    Ok((
+                        MessageId(r.try_get("message_id")?),
+                        AccountId(r.try_get("account_id")?),
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        conversation: ConversationId,
+        seq: i64,
+        body: &str,
+        now: i64,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE messages SET body = $1, edited_at = $2 WHERE conversation_id = $3 AND seq = $4 AND deleted_at IS NULL",
+        )
+        .bind(body)
+        .bind(now)
+        .bind(conversation.0)
+        .bind(seq)
+        .execute(self.writer())
+        .await?;
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_message(&self, conversation: ConversationId, seq: i64, now: i64) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        // The row stays as a tombstone so that sequences stay gapless.
+        let Some(row) = sqlx::query(
+            "UPDATE messages SET body = '', deleted_at = $1 WHERE conversation_id = $2 AND seq = $3 \
+             AND deleted_at IS NULL RETURNING id",
+        )
+        .bind(now)
+        .bind(conversation.0)
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Err(StoreError::NotFound);
+        };
+        let id: i64 = row.try_get("id")?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM message_mentions WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_reaction(
+        &self,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO reactions (message_id, account_id, emoji, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(message.0)
+        .bind(account.0)
+        .bind(emoji)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_reaction(
+        &self,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3",
+        )
+        .bind(message.0)
+        .bind(account.0)
+        .bind(emoji)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn mark_read(
+        &self,
+        account: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO read_markers (account_id, conversation_id, seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, conversation_id) DO UPDATE SET seq = \
+               CASE WHEN excluded.seq > read_markers.seq THEN excluded.seq ELSE read_markers.seq END \
+             RETURNING seq",
+        )
+        .bind(account.0)
+        .bind(conversation.0)
+        .bind(seq)
+        .fetch_one(self.writer())
+        .await?;
+        Ok(row.try_get("seq")?)
     }
 }

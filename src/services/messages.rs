@@ -1,0 +1,402 @@
+//! Messages: post (idempotent by client id), history pages, edit, delete, reactions,
+//! replies, mentions, read markers and search.
+//!
+//! Every call first asks the gate for the conversation: a caller who cannot see it gets
+//! `NotFound`, whatever they asked. Writes then require a writer (`lite` users get
+//! `ReadOnly`) and an open conversation (`Locked`). Authors edit and delete their own
+//! messages; the workspace's owners, admins and managers may also delete others' (and
+//! only in conversations they can see). A deleted message stays as a tombstone with an
+//! empty body, so sequences have no gaps.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::crypto::random_id;
+use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
+use crate::services::{Error, Membership, Result};
+use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Store};
+
+/// The largest page of history one call returns.
+pub const MAX_PAGE: i64 = 200;
+pub const DEFAULT_PAGE: i64 = 50;
+const MAX_MENTIONS: usize = 50;
+const MAX_SEARCH_TERMS: usize = 16;
+
+/// Which page of history: at most one of `before`, `after`, `around`; none means the
+/// newest messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryQuery {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub around: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Messages with their reactions and mentions, in sequence order.
+pub struct Page {
+    pub messages: Vec<MessageRow>,
+    pub extras: MessageExtras,
+    pub has_before: bool,
+    pub has_after: bool,
+}
+
+pub struct Messages {
+    store: Arc<dyn Store>,
+    membership: Arc<Membership>,
+    max_body_bytes: usize,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Invalid {
+        field,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// An emoji (or short reaction name): 1 to 32 bytes, no white space or control characters.
+fn check_emoji(emoji: &str) -> Result<()> {
+    if emoji.is_empty()
+        || emoji.len() > 32
+        || emoji
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err(invalid("emoji", "must be 1 to 32 bytes without spaces"));
+    }
+    Ok(())
+}
+
+impl Messages {
+    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>) -> Messages {
+        Messages {
+            store,
+            membership,
+            max_body_bytes: config.messages.max_body_bytes,
+        }
+    }
+
+    fn check_body(&self, body: &str) -> Result<()> {
+        if body.trim().is_empty() {
+            return Err(invalid("body", "is empty"));
+        }
+        if body.len() > self.max_body_bytes {
+            return Err(invalid(
+                "body",
+                format!("is longer than {} bytes", self.max_body_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Posts a message. Returns it and whether it is new (`false`: a resend of the same
+    /// client id and body, answered with the original).
+    pub async fn post(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        body: String,
+        client_id: Option<String>,
+        reply_to: Option<i64>,
+        mentions: Vec<AccountId>,
+    ) -> Result<(MessageRow, bool)> {
+        self.check_body(&body)?;
+        if let Some(id) = &client_id
+            && (id.is_empty() || id.chars().count() > 64 || id.chars().any(char::is_control))
+        {
+            return Err(invalid("client_id", "must be 1 to 64 characters"));
+        }
+        if mentions.len() > MAX_MENTIONS {
+            return Err(invalid("mentions", format!("at most {MAX_MENTIONS}")));
+        }
+        let access = self.membership.conversation(caller, conversation).await?;
+        access.require_write()?;
+        if let Some(target) = reply_to
+            && !(1..=access.conversation.last_seq).contains(&target)
+        {
+            return Err(invalid("reply_to", "is not a message of this conversation"));
+        }
+        let mut unique = Vec::with_capacity(mentions.len());
+        for m in mentions {
+            if unique.contains(&m) {
+                continue;
+            }
+            if !self.membership.can_see(m, conversation).await? {
+                return Err(invalid(
+                    "mentions",
+                    format!("{m} cannot see this conversation"),
+                ));
+            }
+            unique.push(m);
+        }
+        let posted = self
+            .store
+            .post_message(NewMessage {
+                id: MessageId(random_id()),
+                conversation_id: conversation,
+                author: caller,
+                body,
+                reply_to,
+                client_id,
+                mentions: unique,
+                created_at: now_ms(),
+            })
+            .await?;
+        match posted {
+            Posted::Created(m) => Ok((m, true)),
+            Posted::Existing(m) => Ok((m, false)),
+            Posted::ClientIdReused => Err(Error::ClientIdReused),
+        }
+    }
+
+    pub async fn history(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        q: HistoryQuery,
+    ) -> Result<Page> {
+        let anchors = [q.before, q.after, q.around]
+            .iter()
+            .filter(|a| a.is_some())
+            .count();
+        if anchors > 1 {
+            return Err(invalid(
+                "before",
+                "give at most one of before, after and around",
+            ));
+        }
+        let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        if [q.before, q.after, q.around]
+            .iter()
+            .flatten()
+            .any(|s| *s < 0)
+        {
+            return Err(invalid("before", "sequences are positive"));
+        }
+        let access = self.membership.conversation(caller, conversation).await?;
+        let last = access.conversation.last_seq;
+        // Every sequence from 1 to `last` has a row (deleted messages stay as
+        // tombstones), so a page is a range of sequences.
+        let (from, to) = match (q.before, q.after, q.around) {
+            (Some(b), _, _) => ((b - limit).max(1), (b - 1).min(last)),
+            (_, Some(a), _) => (a + 1, (a + limit).min(last)),
+            (_, _, Some(c)) => {
+                let from = (c - limit / 2).max(1);
+                (from, (from + limit - 1).min(last))
+            }
+            _ => ((last - limit + 1).max(1), last),
+        };
+        let messages = if from <= to {
+            self.store.messages(conversation, from, to).await?
+        } else {
+            vec![]
+        };
+        let extras = if messages.is_empty() {
+            MessageExtras::default()
+        } else {
+            self.store.extras(conversation, from, to).await?
+        };
+        let (has_before, has_after) = match (messages.first(), messages.last()) {
+            (Some(first), Some(last_row)) => (first.seq > 1, last_row.seq < last),
+            _ => (from > 1 && last > 0, to < last),
+        };
+        Ok(Page {
+            messages,
+            extras,
+            has_before,
+            has_after,
+        })
+    }
+
+    pub async fn get(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> Result<Page> {
+        self.membership.conversation(caller, conversation).await?;
+        let message = self
+            .store
+            .message(conversation, seq)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let extras = self.store.extras(conversation, seq, seq).await?;
+        Ok(Page {
+            messages: vec![message],
+            extras,
+            has_before: false,
+            has_after: false,
+        })
+    }
+
+    pub async fn edit(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+        body: String,
+    ) -> Result<Page> {
+        self.check_body(&body)?;
+        let access = self.membership.conversation(caller, conversation).await?;
+        let message = self
+            .store
+            .message(conversation, seq)
+            .await?
+            .ok_or(Error::NotFound)?;
+        access.require_write()?;
+        if message.author.account_id != caller {
+            return Err(Error::Forbidden("only the author edits a message"));
+        }
+        if message.deleted_at.is_some() {
+            return Err(Error::NotFound);
+        }
+        self.store
+            .edit_message(conversation, seq, &body, now_ms())
+            .await?;
+        self.get(caller, conversation, seq).await
+    }
+
+    pub async fn delete(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> Result<()> {
+        let access = self.membership.conversation(caller, conversation).await?;
+        let message = self
+            .store
+            .message(conversation, seq)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if access.moderates() {
+            // Moderators remove messages even from closed conversations.
+        } else {
+            access.require_write()?;
+            if message.author.account_id != caller {
+                return Err(Error::Forbidden(
+                    "only the author or a manager deletes a message",
+                ));
+            }
+        }
+        if message.deleted_at.is_some() {
+            return Err(Error::NotFound);
+        }
+        self.store
+            .delete_message(conversation, seq, now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds (`add`) or removes the caller's reaction.
+    pub async fn react(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+        emoji: &str,
+        add: bool,
+    ) -> Result<()> {
+        check_emoji(emoji)?;
+        let access = self.membership.conversation(caller, conversation).await?;
+        let message = self
+            .store
+            .message(conversation, seq)
+            .await?
+            .ok_or(Error::NotFound)?;
+        access.require_write()?;
+        if message.deleted_at.is_some() {
+            return Err(Error::NotFound);
+        }
+        if add {
+            self.store
+                .add_reaction(message.id, caller, emoji, now_ms())
+                .await?;
+        } else if !self
+            .store
+            .remove_reaction(message.id, caller, emoji)
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Moves the caller's read marker forward to `seq` (at most the newest message).
+    /// Reading changes nothing anyone else sees, so `lite` users may.
+    pub async fn mark_read(
+        &self,
+        caller: AccountId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> Result<i64> {
+        if seq < 0 {
+            return Err(invalid("seq", "must not be negative"));
+        }
+        let access = self.membership.conversation(caller, conversation).await?;
+        let seq = seq.min(access.conversation.last_seq);
+        Ok(self.store.mark_read(caller, conversation, seq).await?)
+    }
+
+    /// Full-text search over what the caller can read: every word of `query` must occur.
+    pub async fn search(
+        &self,
+        caller: AccountId,
+        query: &str,
+        workspace: Option<WorkspaceId>,
+        limit: Option<i64>,
+    ) -> Result<Vec<(MessageRow, MessageExtras, WorkspaceId)>> {
+        let terms: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.to_lowercase())
+            .collect();
+        if terms.is_empty() || query.len() > 256 {
+            return Err(invalid(
+                "q",
+                "give 1 to 256 characters with at least one word",
+            ));
+        }
+        if terms.len() > MAX_SEARCH_TERMS || terms.iter().any(|t| t.chars().count() > 64) {
+            return Err(invalid(
+                "q",
+                format!("at most {MAX_SEARCH_TERMS} words of at most 64 characters"),
+            ));
+        }
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let hits = self.store.search(caller, &terms, workspace, limit).await?;
+        let mut workspaces = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let extras = self
+                .store
+                .extras(hit.conversation_id, hit.seq, hit.seq)
+                .await?;
+            let ws = match workspaces.get(&hit.conversation_id) {
+                Some(ws) => *ws,
+                None => {
+                    let conversation = self
+                        .store
+                        .conversation(hit.conversation_id)
+                        .await?
+                        .ok_or(Error::NotFound)?;
+                    workspaces.insert(hit.conversation_id, conversation.workspace_id);
+                    conversation.workspace_id
+                }
+            };
+            out.push((hit, extras, ws));
+        }
+        Ok(out)
+    }
+}
