@@ -522,16 +522,30 @@ impl<'s> MigrationSource<'s> for Embedded {
 /// list against the files under `migrations/`.
 pub fn migration_files(backend: Backend) -> &'static [(i64, &'static str, &'static str)] {
     match backend {
-        Backend::Sqlite => &[(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        )],
-        Backend::Postgres => &[(
-            1,
-            "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
-        )],
+        Backend::Sqlite => &[
+            (
+                1,
+                "init",
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+            ),
+            (
+                2,
+                "conversations",
+                include_str!("../../migrations/sqlite/0002_conversations.sql"),
+            ),
+        ],
+        Backend::Postgres => &[
+            (
+                1,
+                "init",
+                include_str!("../../migrations/postgres/0001_init.sql"),
+            ),
+            (
+                2,
+                "conversations",
+                include_str!("../../migrations/postgres/0002_conversations.sql"),
+            ),
+        ],
     }
 }
 
