@@ -1154,6 +1154,39 @@ async fn externals_are_marked_everywhere(backend: Backend) {
         )
         .await;
     assert_eq!(inside.body["has_externals"], false);
+    // The workspace's directory lists its guests apart, marked external; someone removed
+    // from everything is no longer one.
+    let directory = app
+        .get(
+            &format!("/api/v1/workspaces/{}/members", w.ws),
+            w.as_(Who::Member),
+        )
+        .await;
+    let guests: Vec<&str> = directory.body["externals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["account_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        guests.contains(&w.id(Who::ExternalIn)) && guests.contains(&w.id(Who::ExternalOut)),
+        "{guests:?}"
+    );
+    assert!(!guests.contains(&w.id(Who::ExternalRemoved)));
+    assert!(
+        directory.body["externals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["external"] == true)
+    );
+    assert!(
+        directory.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["external"] == false)
+    );
     // Externals never see the workspace, its directory or its groups.
     for path in [
         format!("/api/v1/workspaces/{}", w.ws),

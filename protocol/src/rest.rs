@@ -204,8 +204,8 @@ pub struct Member {
     pub display_name: String,
     pub email: String,
     pub role: Role,
-    /// Whether the person is outside this workspace (a guest). Always `false` for
-    /// workspace members; externals appear once conversations exist.
+    /// Always `false`: members belong to the workspace (guests are listed in
+    /// `MemberList::externals`).
     pub external: bool,
     /// Unix milliseconds.
     pub joined_at: i64,
@@ -215,6 +215,8 @@ pub struct Member {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MemberList {
     pub members: Vec<Member>,
+    /// People in the workspace's conversations who are not members (guests).
+    pub externals: Vec<Person>,
 }
 
 /// Change a member's role (owners and admins; only owners grant or take away `owner`).

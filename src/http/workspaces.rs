@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use salon_protocol::ErrorBody;
 use salon_protocol::rest::{
-    ChangeRoleRequest, CreateWorkspaceRequest, Member, MemberList, Role, UpdateWorkspaceRequest,
-    Workspace, WorkspaceList,
+    ChangeRoleRequest, CreateWorkspaceRequest, Member, MemberList, Person, Role,
+    UpdateWorkspaceRequest, Workspace, WorkspaceList,
 };
 use salon_protocol::{AccountId, WorkspaceId};
 
@@ -130,7 +130,8 @@ async fn update(
     Ok(Json(view(updated)))
 }
 
-/// The workspace's members. Every one of them has `external: false`.
+/// The workspace's directory: its members (`external: false`) and its guests — people in
+/// its conversations who are not members (`external: true`). Guests never see it.
 #[utoipa::path(
     get,
     path = "/api/v1/workspaces/{workspace_id}/members",
@@ -144,7 +145,7 @@ async fn members(
     caller: Caller,
     ApiPath(id): ApiPath<WorkspaceId>,
 ) -> ApiResult<Json<MemberList>> {
-    let rows = state.services.workspaces.members(caller.id(), id).await?;
+    let (rows, guests) = state.services.workspaces.members(caller.id(), id).await?;
     let members = rows
         .into_iter()
         .map(|m| Member {
@@ -156,7 +157,15 @@ async fn members(
             joined_at: m.joined_at,
         })
         .collect();
-    Ok(Json(MemberList { members }))
+    let externals = guests
+        .into_iter()
+        .map(|p| Person {
+            account_id: p.account_id,
+            display_name: p.display_name,
+            external: true,
+        })
+        .collect();
+    Ok(Json(MemberList { members, externals }))
 }
 
 /// Changes a member's role (owners and admins; only owners grant or take away `owner`).

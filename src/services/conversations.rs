@@ -459,10 +459,8 @@ impl Conversations {
         self.membership.conversation(caller, id).await?;
         let summary = self
             .store
-            .visible_conversations(caller)
+            .conversation_summary(caller, id)
             .await?
-            .into_iter()
-            .find(|s| s.conversation.id == id)
             .ok_or(Error::NotFound)?;
         let last = self.store.last_messages(&[id]).await?.into_iter().next();
         Ok((summary, last))

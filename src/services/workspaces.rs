@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::crypto::random_id;
 use crate::domain::{AccountId, Role, WorkspaceId, WorkspaceName, now_ms};
 use crate::services::{Error, Membership, Result};
-use crate::store::{MemberRow, Store, WorkspaceRow};
+use crate::store::{MemberRow, PersonRow, Store, WorkspaceRow};
 
 const MANAGE_ROLES: &[Role] = &[Role::Owner, Role::Admin];
 
@@ -96,9 +96,18 @@ impl Workspaces {
         self.get(caller, id).await
     }
 
-    pub async fn members(&self, caller: AccountId, id: WorkspaceId) -> Result<Vec<MemberRow>> {
+    /// The workspace's members, and its guests (people in its conversations who are not
+    /// members). Only members see this directory.
+    pub async fn members(
+        &self,
+        caller: AccountId,
+        id: WorkspaceId,
+    ) -> Result<(Vec<MemberRow>, Vec<PersonRow>)> {
         self.membership.workspace_role(caller, id).await?;
-        Ok(self.store.members(id).await?)
+        Ok((
+            self.store.members(id).await?,
+            self.store.externals_of_workspace(id).await?,
+        ))
     }
 
     pub async fn change_role(

@@ -391,6 +391,15 @@ pub trait ConversationStore: Send + Sync {
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool>;
     /// Every conversation `account` can see, with its reading state, newest first.
     async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>>;
+    /// One conversation with `account`'s reading state, if `account` can see it.
+    async fn conversation_summary(
+        &self,
+        account: AccountId,
+        id: ConversationId,
+    ) -> Result<Option<ConversationSummary>>;
+    /// Accounts in a conversation of the workspace (directly or through a group) that are
+    /// not members of it: its guests.
+    async fn externals_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<PersonRow>>;
     /// Direct participants and, per group the conversation is addressed to, its members.
     async fn audience(
         &self,

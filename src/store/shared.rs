@@ -671,6 +671,42 @@ const HAS_EXTERNALS: &str = "EXISTS (SELECT 1 FROM ( \
      WHERE NOT EXISTS (SELECT 1 FROM workspace_members x \
        WHERE x.workspace_id = c.workspace_id AND x.account_id = aud.account_id))";
 
+/// The caller's conversations (the account in `$1`) with their reading state and last
+/// activity; `extra` narrows the set (`AND c.id = $2`).
+fn summary_sql(extra: &str) -> String {
+    let visible = visible_ids("$1");
+    format!(
+        "SELECT {CONVERSATION_COLUMNS}, w.name AS workspace_name, wm.role AS my_role, \
+           COALESCE(rm.seq, 0) AS read_seq, \
+           (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.seq > COALESCE(rm.seq, 0) \
+              AND m.author_id <> $1 AND m.deleted_at IS NULL) AS unread, \
+           {HAS_EXTERNALS} AS has_externals, \
+           (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id) AS last_activity \
+         FROM conversations c \
+         JOIN workspaces w ON w.id = c.workspace_id \
+         LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
+         LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.account_id = $1 \
+         WHERE c.id IN ({visible}) {extra}"
+    )
+}
+
+/// A summary and its last activity (for ordering).
+fn summary(r: &DbRow) -> Result<(i64, ConversationSummary)> {
+    let role: Option<String> = r.try_get("my_role")?;
+    let summary = ConversationSummary {
+        conversation: conversation(r)?,
+        workspace_name: r.try_get("workspace_name")?,
+        role: role.as_deref().map(parse_role).transpose()?,
+        read_seq: r.try_get("read_seq")?,
+        unread: r.try_get("unread")?,
+        has_externals: r.try_get("has_externals")?,
+    };
+    let activity = r
+        .try_get::<Option<i64>, _>("last_activity")?
+        .unwrap_or(summary.conversation.created_at);
+    Ok((activity, summary))
+}
+
 fn person(row: &DbRow) -> Result<PersonRow> {
     let role: Option<String> = row.try_get("role")?;
     Ok(PersonRow {
@@ -917,46 +953,48 @@ impl ConversationStore for ThisStore {
     }
 
     async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>> {
-        let visible = visible_ids("$1");
-        let rows = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS}, w.name AS workspace_name, wm.role AS my_role, \
-               COALESCE(rm.seq, 0) AS read_seq, \
-               (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.seq > COALESCE(rm.seq, 0) \
-                  AND m.author_id <> $1 AND m.deleted_at IS NULL) AS unread, \
-               {HAS_EXTERNALS} AS has_externals, \
-               (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id) AS last_activity \
-             FROM conversations c \
-             JOIN workspaces w ON w.id = c.workspace_id \
-             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
-             LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.account_id = $1 \
-             WHERE c.id IN ({visible})"
-        ))
-        .bind(account.0)
-        .fetch_all(self.reader())
-        .await?;
-        let mut out: Vec<(i64, ConversationSummary)> = rows
-            .iter()
-            .map(|r| {
-                let role: Option<String> = r.try_get("my_role")?;
-                let summary = ConversationSummary {
-                    conversation: conversation(r)?,
-                    workspace_name: r.try_get("workspace_name")?,
-                    role: role.as_deref().map(parse_role).transpose()?,
-                    read_seq: r.try_get("read_seq")?,
-                    unread: r.try_get("unread")?,
-                    has_externals: r.try_get("has_externals")?,
-                };
-                let activity = r
-                    .try_get::<Option<i64>, _>("last_activity")?
-                    .unwrap_or(summary.conversation.created_at);
-                Ok((activity, summary))
-            })
-            .collect::<Result<_>>()?;
+        let rows = sqlx::query(&summary_sql(""))
+            .bind(account.0)
+            .fetch_all(self.reader())
+            .await?;
+        let mut out: Vec<(i64, ConversationSummary)> =
+            rows.iter().map(summary).collect::<Result<_>>()?;
         out.sort_by(|a, b| {
             b.0.cmp(&a.0)
                 .then(a.1.conversation.id.cmp(&b.1.conversation.id))
         });
         Ok(out.into_iter().map(|(_, s)| s).collect())
+    }
+
+    async fn conversation_summary(
+        &self,
+        account: AccountId,
+        id: ConversationId,
+    ) -> Result<Option<ConversationSummary>> {
+        let row = sqlx::query(&summary_sql("AND c.id = $2"))
+            .bind(account.0)
+            .bind(id.0)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.as_ref().map(summary).transpose()?.map(|(_, s)| s))
+    }
+
+    async fn externals_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<PersonRow>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT a.id, a.display_name, CAST(NULL AS TEXT) AS role FROM ( \
+               SELECT cp.account_id FROM conversation_participants cp \
+               JOIN conversations c ON c.id = cp.conversation_id WHERE c.workspace_id = $1 \
+               UNION SELECT gm.account_id FROM group_members gm \
+               JOIN conversations c ON c.id = gm.group_id WHERE c.workspace_id = $1) x \
+             JOIN accounts a ON a.id = x.account_id \
+             WHERE NOT EXISTS (SELECT 1 FROM workspace_members wm \
+               WHERE wm.workspace_id = $1 AND wm.account_id = x.account_id) \
+             ORDER BY a.display_name, a.id",
+        )
+        .bind(workspace.0)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(person).collect()
     }
 
     async fn audience(
