@@ -24,10 +24,7 @@ pub enum StartError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 pub struct App {
@@ -45,22 +42,13 @@ impl App {
         let mailer = Mailer::new(store.clone());
         let services = Services::new(&config, store, mailer.clone());
         let addr = config.listen_addr();
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
-        Ok(App {
-            config,
-            listener,
-            services,
-            mailer,
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        Ok(App { config, listener, services, mailer })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn services(&self) -> &Services {
@@ -70,16 +58,8 @@ impl App {
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
     /// finish (at most `http.shutdown_grace_seconds`), stops the mail worker and closes
     /// the database.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let App {
-            config,
-            listener,
-            services,
-            mailer,
-        } = self;
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App { config, listener, services, mailer } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = move |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -107,17 +87,9 @@ impl App {
         });
 
         tracing::info!(addr = %listener.local_addr()?, backend = ?services.store.backend(), "Salon is listening");
-        let router = http::router(
-            AppState {
-                services: services.clone(),
-            },
-            config.http.max_body_bytes,
-        );
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
+        let router = http::router(AppState { services: services.clone() }, config.http.max_body_bytes);
+        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stopped(stop_rx.clone()));
         let grace = Duration::from_secs(config.http.shutdown_grace_seconds);
         tokio::select! {
             served = serve => served?,

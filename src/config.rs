@@ -126,25 +126,19 @@ impl Default for AuthConfig {
 
 impl Default for WorkspacesConfig {
     fn default() -> Self {
-        WorkspacesConfig {
-            default_seat_limit: 50,
-        }
+        WorkspacesConfig { default_seat_limit: 50 }
     }
 }
 
 impl Default for MessagesConfig {
     fn default() -> Self {
-        MessagesConfig {
-            max_body_bytes: 64 * 1024,
-        }
+        MessagesConfig { max_body_bytes: 64 * 1024 }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            level: "info,sqlx=warn".into(),
-        }
+        LogConfig { level: "info,sqlx=warn".into() }
     }
 }
 
@@ -169,25 +163,17 @@ impl<T> fmt::Debug for Secret<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: String, message: String },
-    #[error(
-        "environment variable {var}: no such setting (settings are SALON_<SECTION>_<KEY>, see config.toml)"
-    )]
+    #[error("environment variable {var}: no such setting (settings are SALON_<SECTION>_<KEY>, see config.toml)")]
     UnknownEnv { var: String },
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
 }
 
 /// Which storage backend a database URL selects.
@@ -201,16 +187,10 @@ impl Config {
     /// Loads the configuration: the file at `path` if given (else `config.toml` in the
     /// working directory if it exists, else the built-in defaults), then `env`
     /// overrides. Validates everything before returning.
-    pub fn load(
-        path: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let (text, source) = match path {
             Some(p) => (
-                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_owned(),
-                    source,
-                })?,
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?,
                 p.to_owned(),
             ),
             None => {
@@ -222,87 +202,51 @@ impl Config {
                 }
             }
         };
-        let mut table: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: source.clone(),
-                    message: e.to_string(),
-                })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: source.clone(), message: e.to_string() })?;
         apply_env(&mut table, env)?;
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                let key = e.path().to_string();
-                ConfigError::Invalid {
-                    key,
-                    message: e.into_inner().to_string(),
-                }
-            })?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Invalid { key, message: e.into_inner().to_string() }
+        })?;
         config.validate()?;
         Ok(config)
     }
 
     /// Checks ranges and formats that the types alone do not.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.http.listen.parse::<SocketAddr>().map_err(|_| {
-            invalid(
-                "http.listen",
-                "expected an address and port such as 127.0.0.1:8080",
-            )
-        })?;
+        self.http
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|_| invalid("http.listen", "expected an address and port such as 127.0.0.1:8080"))?;
         let url = self.http.public_url.trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://"))
-            || url.len() < "http://x".len()
-        {
-            return Err(invalid(
-                "http.public_url",
-                "expected an http:// or https:// URL",
-            ));
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < "http://x".len() {
+            return Err(invalid("http.public_url", "expected an http:// or https:// URL"));
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes) {
-            return Err(invalid(
-                "http.max_body_bytes",
-                "must be between 1024 and 67108864",
-            ));
+            return Err(invalid("http.max_body_bytes", "must be between 1024 and 67108864"));
         }
         if self.http.shutdown_grace_seconds > 3600 {
-            return Err(invalid(
-                "http.shutdown_grace_seconds",
-                "must be at most 3600",
-            ));
+            return Err(invalid("http.shutdown_grace_seconds", "must be at most 3600"));
         }
         self.backend()?;
         if !(1..=1000).contains(&self.database.max_connections) {
-            return Err(invalid(
-                "database.max_connections",
-                "must be between 1 and 1000",
-            ));
+            return Err(invalid("database.max_connections", "must be between 1 and 1000"));
         }
         if !["full", "normal"].contains(&self.database.sqlite_synchronous.as_str()) {
-            return Err(invalid(
-                "database.sqlite_synchronous",
-                "must be \"full\" or \"normal\"",
-            ));
+            return Err(invalid("database.sqlite_synchronous", "must be \"full\" or \"normal\""));
         }
         if self.mail.transport != "file" {
-            return Err(invalid(
-                "mail.transport",
-                "must be \"file\" (SMTP comes with invitations)",
-            ));
+            return Err(invalid("mail.transport", "must be \"file\" (SMTP comes with invitations)"));
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(invalid(
-                "mail.from",
-                "expected a mailbox such as `Salon <salon@example.com>`",
-            ));
+            return Err(invalid("mail.from", "expected a mailbox such as `Salon <salon@example.com>`"));
         }
         let a = &self.auth;
         for (key, value, max) in [
             ("auth.session_ttl_hours", a.session_ttl_hours, 24 * 365),
-            (
-                "auth.verification_ttl_hours",
-                a.verification_ttl_hours,
-                24 * 30,
-            ),
+            ("auth.verification_ttl_hours", a.verification_ttl_hours, 24 * 30),
             ("auth.reset_ttl_minutes", a.reset_ttl_minutes, 24 * 60),
         ] {
             if !(1..=max).contains(&value) {
@@ -310,47 +254,27 @@ impl Config {
             }
         }
         if a.max_concurrent_hashes > 256 {
-            return Err(invalid(
-                "auth.max_concurrent_hashes",
-                "must be between 0 (one per core) and 256",
-            ));
+            return Err(invalid("auth.max_concurrent_hashes", "must be between 0 (one per core) and 256"));
         }
         for (key, value) in [
-            (
-                "auth.login_attempts_per_account",
-                a.login_attempts_per_account,
-            ),
+            ("auth.login_attempts_per_account", a.login_attempts_per_account),
             ("auth.attempts_per_address", a.attempts_per_address),
-            (
-                "auth.emails_per_address_per_hour",
-                a.emails_per_address_per_hour,
-            ),
+            ("auth.emails_per_address_per_hour", a.emails_per_address_per_hour),
         ] {
             if !(1..=100_000).contains(&value) {
                 return Err(invalid(key, "must be between 1 and 100000"));
             }
         }
         if !(1..=1_000_000).contains(&self.workspaces.default_seat_limit) {
-            return Err(invalid(
-                "workspaces.default_seat_limit",
-                "must be between 1 and 1000000",
-            ));
+            return Err(invalid("workspaces.default_seat_limit", "must be between 1 and 1000000"));
         }
         if !(1..=1024 * 1024).contains(&self.messages.max_body_bytes) {
-            return Err(invalid(
-                "messages.max_body_bytes",
-                "must be between 1 and 1048576",
-            ));
+            return Err(invalid("messages.max_body_bytes", "must be between 1 and 1048576"));
         }
         self.log
             .level
             .parse::<tracing_subscriber::filter::Targets>()
-            .map_err(|e| {
-                invalid(
-                    "log.level",
-                    format!("{e} (expected e.g. \"info\" or \"info,salon=debug\")"),
-                )
-            })?;
+            .map_err(|e| invalid("log.level", format!("{e} (expected e.g. \"info\" or \"info,salon=debug\")")))?;
         Ok(())
     }
 
@@ -362,10 +286,7 @@ impl Config {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
-            Err(invalid(
-                "database.url",
-                "expected sqlite://PATH or postgres://USER@HOST:PORT/DB",
-            ))
+            Err(invalid("database.url", "expected sqlite://PATH or postgres://USER@HOST:PORT/DB"))
         }
     }
 
@@ -390,10 +311,7 @@ pub fn defaults_table() -> toml::Table {
 /// Applies `SALON_<SECTION>_<KEY>` variables onto the parsed file. The set of valid
 /// names comes from the defaults, so an unknown `SALON_` variable is an error rather than
 /// a silently ignored typo. Values are read with the type of the default.
-fn apply_env(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
     let defaults = defaults_table();
     for (var, raw) in env {
         let Some(rest) = var.strip_prefix("SALON_") else {
@@ -401,9 +319,7 @@ fn apply_env(
         };
         let found = defaults.iter().find_map(|(section, keys)| {
             let keys = keys.as_table()?;
-            let key = rest
-                .strip_prefix(&section.to_uppercase())?
-                .strip_prefix('_')?;
+            let key = rest.strip_prefix(&section.to_uppercase())?.strip_prefix('_')?;
             let (name, default) = keys.iter().find(|(k, _)| k.to_uppercase() == key)?;
             Some((section.clone(), name.clone(), default.clone()))
         });
@@ -413,14 +329,10 @@ fn apply_env(
         let key = format!("{section}.{name}");
         let value = match default {
             toml::Value::Integer(_) => toml::Value::Integer(
-                raw.trim()
-                    .parse()
-                    .map_err(|_| invalid(&key, format!("{var}: expected a whole number")))?,
+                raw.trim().parse().map_err(|_| invalid(&key, format!("{var}: expected a whole number")))?,
             ),
             toml::Value::Boolean(_) => toml::Value::Boolean(
-                raw.trim()
-                    .parse()
-                    .map_err(|_| invalid(&key, format!("{var}: expected true or false")))?,
+                raw.trim().parse().map_err(|_| invalid(&key, format!("{var}: expected true or false")))?,
             ),
             _ => toml::Value::String(raw),
         };
@@ -454,10 +366,7 @@ mod tests {
         let shipped = include_str!("../config.toml");
         let parsed: toml::Table = shipped.parse().expect("config.toml parses");
         let defaults = defaults_table();
-        assert_eq!(
-            parsed, defaults,
-            "config.toml must list every setting with its default"
-        );
+        assert_eq!(parsed, defaults, "config.toml must list every setting with its default");
     }
 
     #[test]
@@ -470,10 +379,7 @@ mod tests {
     #[test]
     fn out_of_range_value_names_the_key() {
         let err = load_str("[database]\nmax_connections = 0\n", &[]).unwrap_err();
-        assert!(
-            err.to_string().contains("database.max_connections"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("database.max_connections"), "{err}");
     }
 
     #[test]
@@ -494,11 +400,7 @@ mod tests {
     fn environment_overrides_the_file() {
         let config = load_str(
             "[http]\nlisten = \"127.0.0.1:1\"\n",
-            &[
-                ("SALON_HTTP_LISTEN", "127.0.0.1:2"),
-                ("SALON_AUTH_SESSION_TTL_HOURS", "5"),
-                ("HOME", "/x"),
-            ],
+            &[("SALON_HTTP_LISTEN", "127.0.0.1:2"), ("SALON_AUTH_SESSION_TTL_HOURS", "5"), ("HOME", "/x")],
         )
         .unwrap();
         assert_eq!(config.http.listen, "127.0.0.1:2");

@@ -86,17 +86,14 @@ fn hash_blocking(password: &str) -> PasswordDigest {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the OS random source works");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
-    let hash = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing cannot fail with valid parameters");
+    let hash =
+        argon2().hash_password(password.as_bytes(), &salt).expect("argon2 hashing cannot fail with valid parameters");
     PasswordDigest(hash.to_string())
 }
 
 fn verify_blocking(password: &str, digest: &str) -> bool {
     match PasswordHash::new(digest) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -104,18 +101,10 @@ fn verify_blocking(password: &str, digest: &str) -> bool {
 impl PasswordHasher {
     /// `permits == 0` means one per available core.
     pub fn new(permits: usize) -> PasswordHasher {
-        let permits = if permits == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        } else {
-            permits
-        };
+        let permits =
+            if permits == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { permits };
         let random = Token::generate();
-        PasswordHasher {
-            permits: Arc::new(Semaphore::new(permits)),
-            dummy: hash_blocking(random.reveal()).0.into(),
-        }
+        PasswordHasher { permits: Arc::new(Semaphore::new(permits)), dummy: hash_blocking(random.reveal()).0.into() }
     }
 
     pub async fn hash(&self, password: String) -> PasswordDigest {
@@ -132,14 +121,8 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(work)
-            .await
-            .expect("password hashing does not panic")
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(work).await.expect("password hashing does not panic")
     }
 }
 
@@ -163,11 +146,7 @@ mod tests {
         let hasher = PasswordHasher::new(1);
         let digest = hasher.hash("correct horse".into()).await;
         assert!(digest.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(
-            hasher
-                .verify("correct horse".into(), Some(digest.0.clone()))
-                .await
-        );
+        assert!(hasher.verify("correct horse".into(), Some(digest.0.clone())).await);
         assert!(!hasher.verify("wrong horse".into(), Some(digest.0)).await);
         assert!(!hasher.verify("anything".into(), None).await);
     }

@@ -16,18 +16,12 @@ pub struct Invalid {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        message: message.into(),
-    }
+    Invalid { field, message: message.into() }
 }
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A normalised e-mail address: trimmed, lower-cased, syntactically valid, at most 254
@@ -71,16 +65,10 @@ impl Password {
 
     pub fn parse(field: &'static str, raw: String) -> Result<Password, Invalid> {
         if raw.len() < Self::MIN_BYTES {
-            return Err(invalid(
-                field,
-                format!("must be at least {} bytes", Self::MIN_BYTES),
-            ));
+            return Err(invalid(field, format!("must be at least {} bytes", Self::MIN_BYTES)));
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err(invalid(
-                field,
-                format!("must be at most {} bytes", Self::MAX_BYTES),
-            ));
+            return Err(invalid(field, format!("must be at most {} bytes", Self::MAX_BYTES)));
         }
         Ok(Password(raw))
     }
@@ -145,24 +133,9 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            Email::parse("email", "  Ann@Example.COM ")
-                .unwrap()
-                .as_str(),
-            "ann@example.com"
-        );
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@example.com",
-            "a b@example.com",
-            "ann@exa mple.com",
-        ] {
-            assert!(
-                Email::parse("email", bad).is_err(),
-                "{bad:?} should be refused"
-            );
+        assert_eq!(Email::parse("email", "  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "a b@example.com", "ann@exa mple.com"] {
+            assert!(Email::parse("email", bad).is_err(), "{bad:?} should be refused");
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(Email::parse("email", &long).unwrap_err().field, "email");
@@ -174,19 +147,12 @@ mod tests {
         assert!(Password::parse("password", "12345678".into()).is_ok());
         assert!(Password::parse("password", "é".repeat(512)).is_ok());
         assert!(Password::parse("password", "é".repeat(513)).is_err());
-        assert!(
-            !format!("{:?}", Password::parse("p", "hunter22".into()).unwrap()).contains("hunter22")
-        );
+        assert!(!format!("{:?}", Password::parse("p", "hunter22".into()).unwrap()).contains("hunter22"));
     }
 
     #[test]
     fn labels_are_trimmed_and_bounded() {
-        assert_eq!(
-            DisplayName::parse("display_name", "  Ann  ")
-                .unwrap()
-                .as_str(),
-            "Ann"
-        );
+        assert_eq!(DisplayName::parse("display_name", "  Ann  ").unwrap().as_str(), "Ann");
         assert!(DisplayName::parse("display_name", "   ").is_err());
         assert!(DisplayName::parse("display_name", &"x".repeat(65)).is_err());
         assert!(DisplayName::parse("display_name", "a\u{0}b").is_err());

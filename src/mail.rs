@@ -36,10 +36,7 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(store: Arc<dyn Store>) -> Mailer {
-        Mailer {
-            store,
-            wake: Arc::new(Notify::new()),
-        }
+        Mailer { store, wake: Arc::new(Notify::new()) }
     }
 
     /// Queues a plain-text message durably; delivery happens in the background.
@@ -130,19 +127,12 @@ impl Transport {
     async fn deliver(&self, id: i64, message: &Message, body: &str) -> Result<(), String> {
         match self {
             Transport::File(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
                 let path = dir.join(format!("{}-{id}.eml", now_ms()));
-                tokio::fs::write(&path, message.formatted())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                tokio::fs::write(&path, message.formatted()).await.map_err(|e| e.to_string())?;
                 // Embedded mode is for trying Salon out on one machine: show the links so
                 // nobody has to open the file. (An SMTP transport logs no links.)
-                let links: Vec<&str> = body
-                    .split_whitespace()
-                    .filter(|w| w.starts_with("http"))
-                    .collect();
+                let links: Vec<&str> = body.split_whitespace().filter(|w| w.starts_with("http")).collect();
                 tracing::info!(path = %path.display(), ?links, "e-mail written to the outbox folder");
                 Ok(())
             }
@@ -153,12 +143,7 @@ impl Transport {
 // ---------------------------------------------------------------------------------------
 // The messages. Plain text, one link per line so mail clients make it clickable.
 
-pub fn verify_signup(
-    public_url: &str,
-    display_name: &str,
-    token: &str,
-    ttl_hours: u64,
-) -> (String, String) {
+pub fn verify_signup(public_url: &str, display_name: &str, token: &str, ttl_hours: u64) -> (String, String) {
     (
         "Confirm your e-mail address for Salon".to_owned(),
         format!(
@@ -207,12 +192,7 @@ mod tests {
         let from: Mailbox = "Salon <salon@localhost>".parse().unwrap();
         let link = format!("http://127.0.0.1:8080/verify#token={}", "A".repeat(43));
         let (_, body) = verify_signup("http://127.0.0.1:8080", "Ann Ünïcode", &"A".repeat(43), 24);
-        let raw = String::from_utf8(
-            build(&from, "ann@example.com", "s", &body)
-                .unwrap()
-                .formatted(),
-        )
-        .unwrap();
+        let raw = String::from_utf8(build(&from, "ann@example.com", "s", &body).unwrap().formatted()).unwrap();
         // Long lines travel quoted-printable: undo the soft breaks and `=3D` to read them.
         let text = raw.replace("=\r\n", "").replace("=3D", "=");
         assert!(text.contains(&link), "{raw}");
@@ -221,19 +201,8 @@ mod tests {
     #[test]
     fn a_subject_cannot_inject_headers() {
         let from: Mailbox = "Salon <salon@localhost>".parse().unwrap();
-        let message = build(
-            &from,
-            "ann@example.com",
-            "Hi\r\nBcc: eve@example.com",
-            "body",
-        )
-        .unwrap();
+        let message = build(&from, "ann@example.com", "Hi\r\nBcc: eve@example.com", "body").unwrap();
         let text = String::from_utf8(message.formatted()).unwrap();
-        assert!(
-            !text
-                .lines()
-                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
-            "{text}"
-        );
+        assert!(!text.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{text}");
     }
 }

@@ -10,11 +10,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 #[derive(Parser)]
-#[command(
-    name = "salon",
-    version,
-    about = "Self-hosted real-time chat with external guests"
-)]
+#[command(name = "salon", version, about = "Self-hosted real-time chat with external guests")]
 struct Cli {
     /// Configuration file (default: ./config.toml if present, else built-in defaults).
     #[arg(long, global = true, value_name = "PATH")]
@@ -38,12 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        println!(
-            "{}",
-            salon::http::openapi()
-                .to_pretty_json()
-                .expect("the OpenAPI document serializes")
-        );
+        println!("{}", salon::http::openapi().to_pretty_json().expect("the OpenAPI document serializes"));
         return ExitCode::SUCCESS;
     }
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
@@ -54,9 +45,7 @@ fn main() -> ExitCode {
         }
     };
     let filter: Targets = config.log.level.parse().expect("validated");
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(filter))
-        .init();
+    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_filter(filter)).init();
 
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = runtime.block_on(async move {
@@ -74,9 +63,7 @@ fn main() -> ExitCode {
             }
             Command::Serve => {
                 let app = App::build(config).await?;
-                app.run(shutdown_signal())
-                    .await
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
+                app.run(shutdown_signal()).await.map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
             }
             Command::Openapi => unreachable!("handled above"),
         }

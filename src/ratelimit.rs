@@ -18,19 +18,13 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     /// At most `n` events per `window` for each key.
     pub fn per_window(n: u32, window: Duration) -> Limiter<K> {
         let n = NonZeroU32::new(n.max(1)).expect("n >= 1");
-        let quota = Quota::with_period(window / n.get())
-            .expect("a positive period")
-            .allow_burst(n);
-        Limiter {
-            inner: RateLimiter::keyed(quota),
-        }
+        let quota = Quota::with_period(window / n.get()).expect("a positive period").allow_burst(n);
+        Limiter { inner: RateLimiter::keyed(quota) }
     }
 
     /// Counts one event for `key`; `Err(wait)` if the key is over its limit.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
-        self.inner
-            .check_key(key)
-            .map_err(|not_until| not_until.wait_time_from(self.inner.clock().now()))
+        self.inner.check_key(key).map_err(|not_until| not_until.wait_time_from(self.inner.clock().now()))
     }
 
     /// Forgets keys whose bucket is full again, so memory follows recent activity only.

@@ -15,9 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use salon::config::{Backend, DatabaseConfig, Secret};
 use salon::crypto::{Token, random_id};
-use salon::domain::{
-    AccountId, ConversationId, ConversationKind, DisplayName, Email, WorkspaceId, WorkspaceName,
-};
+use salon::domain::{AccountId, ConversationId, ConversationKind, DisplayName, Email, WorkspaceId, WorkspaceName};
 use salon::services::Membership;
 use salon::store::{self, NewConversation, NewSignup, Store};
 
@@ -84,8 +82,7 @@ impl Model {
     }
 
     fn sees_thread(&self, a: usize, t: usize) -> bool {
-        self.thread_accounts[t].contains(&a)
-            || self.thread_groups[t].iter().any(|&g| self.sees_group(a, g))
+        self.thread_accounts[t].contains(&a) || self.thread_groups[t].iter().any(|&g| self.sees_group(a, g))
     }
 }
 
@@ -109,22 +106,14 @@ async fn account(store: &Arc<dyn Store>) -> AccountId {
         })
         .await
         .unwrap();
-    store
-        .complete_signup(&token.hash(), 1, AccountId(random_id()))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    store.complete_signup(&token.hash(), 1, AccountId(random_id())).await.unwrap().unwrap().id
 }
 
 /// A fresh workspace with accounts, empty groups and threads addressed to nobody.
 async fn fixture(store: &Arc<dyn Store>) -> Fixture {
     let owner = account(store).await;
     let ws = WorkspaceId(random_id());
-    store
-        .create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 0)
-        .await
-        .unwrap();
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 0).await.unwrap();
     let mut accounts = Vec::new();
     for _ in 0..ACCOUNTS {
         accounts.push(account(store).await);
@@ -139,11 +128,7 @@ async fn fixture(store: &Arc<dyn Store>) -> Fixture {
             created_by: owner,
             created_at: 0,
             direct_key: None,
-            groups: if kind == ConversationKind::Group {
-                vec![id]
-            } else {
-                vec![]
-            },
+            groups: if kind == ConversationKind::Group { vec![id] } else { vec![] },
             participants: vec![],
             members: vec![],
         };
@@ -152,62 +137,32 @@ async fn fixture(store: &Arc<dyn Store>) -> Fixture {
     let mut groups = Vec::new();
     let mut threads = Vec::new();
     for i in 0..GROUPS + THREADS {
-        let (id, new) = make(if i < GROUPS {
-            ConversationKind::Group
-        } else {
-            ConversationKind::Thread
-        });
+        let (id, new) = make(if i < GROUPS { ConversationKind::Group } else { ConversationKind::Thread });
         store.create_conversation(new).await.unwrap();
-        if i < GROUPS {
-            groups.push(id)
-        } else {
-            threads.push(id)
-        }
+        if i < GROUPS { groups.push(id) } else { threads.push(id) }
     }
-    Fixture {
-        accounts,
-        groups,
-        threads,
-    }
+    Fixture { accounts, groups, threads }
 }
 
 async fn apply(store: &Arc<dyn Store>, f: &Fixture, op: &Op) {
     match *op {
         Op::JoinGroup(g, a) => {
-            store
-                .add_group_member(f.groups[g], f.accounts[a], 0)
-                .await
-                .unwrap();
+            store.add_group_member(f.groups[g], f.accounts[a], 0).await.unwrap();
         }
         Op::LeaveGroup(g, a) => {
-            store
-                .remove_group_member(f.groups[g], f.accounts[a])
-                .await
-                .unwrap();
+            store.remove_group_member(f.groups[g], f.accounts[a]).await.unwrap();
         }
         Op::AddGroupToThread(t, g) => {
-            store
-                .add_conversation_group(f.threads[t], f.groups[g])
-                .await
-                .unwrap();
+            store.add_conversation_group(f.threads[t], f.groups[g]).await.unwrap();
         }
         Op::RemoveGroupFromThread(t, g) => {
-            store
-                .remove_conversation_group(f.threads[t], f.groups[g])
-                .await
-                .unwrap();
+            store.remove_conversation_group(f.threads[t], f.groups[g]).await.unwrap();
         }
         Op::AddToThread(t, a) => {
-            store
-                .add_participant(f.threads[t], f.accounts[a], 0)
-                .await
-                .unwrap();
+            store.add_participant(f.threads[t], f.accounts[a], 0).await.unwrap();
         }
         Op::RemoveFromThread(t, a) => {
-            store
-                .remove_participant(f.threads[t], f.accounts[a])
-                .await
-                .unwrap();
+            store.remove_participant(f.threads[t], f.accounts[a]).await.unwrap();
         }
     }
 }
@@ -224,15 +179,7 @@ async fn check_sequence(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestC
             for (g, &group) in f.groups.iter().enumerate() {
                 let want = model.sees_group(a, g);
                 let got = gate.can_see(account, group).await.unwrap();
-                prop_assert_eq!(
-                    got,
-                    want,
-                    "step {} {:?}: account {} group {}",
-                    step,
-                    op,
-                    a,
-                    g
-                );
+                prop_assert_eq!(got, want, "step {} {:?}: account {} group {}", step, op, a, g);
                 if want {
                     expected.insert(group);
                 }
@@ -240,35 +187,15 @@ async fn check_sequence(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestC
             for (t, &thread) in f.threads.iter().enumerate() {
                 let want = model.sees_thread(a, t);
                 let got = gate.can_see(account, thread).await.unwrap();
-                prop_assert_eq!(
-                    got,
-                    want,
-                    "step {} {:?}: account {} thread {}",
-                    step,
-                    op,
-                    a,
-                    t
-                );
+                prop_assert_eq!(got, want, "step {} {:?}: account {} thread {}", step, op, a, t);
                 if want {
                     expected.insert(thread);
                 }
             }
             // The conversation list follows the same rule.
-            let listed: BTreeSet<ConversationId> = store
-                .visible_conversations(account)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|s| s.conversation.id)
-                .collect();
-            prop_assert_eq!(
-                listed,
-                expected,
-                "step {} {:?}: account {} list",
-                step,
-                op,
-                a
-            );
+            let listed: BTreeSet<ConversationId> =
+                store.visible_conversations(account).await.unwrap().into_iter().map(|s| s.conversation.id).collect();
+            prop_assert_eq!(listed, expected, "step {} {:?}: account {} list", step, op, a);
         }
     }
     Ok(())
@@ -278,11 +205,7 @@ async fn check_sequence(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestC
 const CASES: u32 = 32;
 
 fn run(backend: Backend) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let store = rt.block_on(async {
         let config = DatabaseConfig {
             url: Secret(common::fresh_database(backend).await),
@@ -291,14 +214,9 @@ fn run(backend: Backend) {
         };
         store::connect(&config, backend, true).await.unwrap()
     });
-    let mut runner = TestRunner::new(Config {
-        cases: CASES,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let result = runner.run(&proptest::collection::vec(op(), 1..40), |ops| {
-        rt.block_on(check_sequence(store.clone(), ops))
-    });
+    let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
+    let result =
+        runner.run(&proptest::collection::vec(op(), 1..40), |ops| rt.block_on(check_sequence(store.clone(), ops)));
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -31,9 +31,7 @@ async fn open(backend: Backend) -> Arc<dyn Store> {
         max_connections: 8,
         sqlite_synchronous: "normal".into(),
     };
-    store::connect(&config, backend, true)
-        .await
-        .expect("the store opens")
+    store::connect(&config, backend, true).await.expect("the store opens")
 }
 
 fn email(s: &str) -> Email {
@@ -54,36 +52,25 @@ async fn account(store: &Arc<dyn Store>, address: &str) -> AccountId {
         })
         .await
         .unwrap();
-    store
-        .complete_signup(&token.hash(), now, AccountId(random_id()))
-        .await
-        .unwrap()
-        .expect("created")
-        .id
+    store.complete_signup(&token.hash(), now, AccountId(random_id())).await.unwrap().expect("created").id
 }
 
 async fn migrations_are_idempotent(backend: Backend) {
     let store = open(backend).await;
-    store
-        .migrate()
-        .await
-        .expect("a second run applies nothing and fails nothing");
+    store.migrate().await.expect("a second run applies nothing and fails nothing");
     store.ping().await.unwrap();
     // Every file under migrations/<backend>/ is embedded, in order.
     let dir = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let mut files: Vec<String> =
-        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-    files.sort();
-    let embedded: Vec<String> = store::migration_files(backend)
-        .iter()
-        .map(|(v, d, _)| format!("{v:04}_{d}.sql"))
+    let mut files: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    files.sort();
+    let embedded: Vec<String> =
+        store::migration_files(backend).iter().map(|(v, d, _)| format!("{v:04}_{d}.sql")).collect();
     assert_eq!(files, embedded);
 }
 
@@ -104,42 +91,13 @@ async fn signup_completes_once_and_not_after_expiry(backend: Backend) {
             .await
             .unwrap();
     }
-    assert!(
-        store
-            .complete_signup(&stale.hash(), 100, AccountId(random_id()))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .account_by_email(&email("b@example.com"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .complete_signup(&stale.hash(), 1, AccountId(random_id()))
-            .await
-            .unwrap()
-            .is_none(),
-        "consumed"
-    );
+    assert!(store.complete_signup(&stale.hash(), 100, AccountId(random_id())).await.unwrap().is_none());
+    assert!(store.account_by_email(&email("b@example.com")).await.unwrap().is_none());
+    assert!(store.complete_signup(&stale.hash(), 1, AccountId(random_id())).await.unwrap().is_none(), "consumed");
 
-    let created = store
-        .complete_signup(&live.hash(), 99, AccountId(random_id()))
-        .await
-        .unwrap()
-        .unwrap();
+    let created = store.complete_signup(&live.hash(), 99, AccountId(random_id())).await.unwrap().unwrap();
     assert_eq!(created.email.as_str(), "a@example.com");
-    assert!(
-        store
-            .complete_signup(&live.hash(), 99, AccountId(random_id()))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.complete_signup(&live.hash(), 99, AccountId(random_id())).await.unwrap().is_none());
     let found = store.account_by_id(created.id).await.unwrap().unwrap();
     assert_eq!(found.email, created.email);
 }
@@ -161,19 +119,9 @@ async fn one_account_per_address(backend: Backend) {
             .await
             .unwrap();
     }
+    assert!(store.complete_signup(&second.hash(), 1, AccountId(random_id())).await.unwrap().is_some());
     assert!(
-        store
-            .complete_signup(&second.hash(), 1, AccountId(random_id()))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .complete_signup(&first.hash(), 1, AccountId(random_id()))
-            .await
-            .unwrap()
-            .is_none(),
+        store.complete_signup(&first.hash(), 1, AccountId(random_id())).await.unwrap().is_none(),
         "other pending sign-ups for the address are void once it has an account"
     );
 }
@@ -183,158 +131,44 @@ async fn sessions_expire_and_are_deleted(backend: Backend) {
     let id = account(&store, "s@example.com").await;
     let token = TokenHash::of("session");
     store.create_session(&token, id, 0, 1_000).await.unwrap();
-    assert_eq!(
-        store
-            .session_account(&token, 999)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        id
-    );
-    assert!(
-        store
-            .session_account(&token, 1_000)
-            .await
-            .unwrap()
-            .is_none(),
-        "expired"
-    );
+    assert_eq!(store.session_account(&token, 999).await.unwrap().unwrap().id, id);
+    assert!(store.session_account(&token, 1_000).await.unwrap().is_none(), "expired");
     store.delete_session(&token).await.unwrap();
-    assert!(
-        store.session_account(&token, 0).await.unwrap().is_none(),
-        "deleted"
-    );
+    assert!(store.session_account(&token, 0).await.unwrap().is_none(), "deleted");
 
-    store
-        .create_session(&TokenHash::of("one"), id, 0, 1_000)
-        .await
-        .unwrap();
-    store
-        .create_session(&TokenHash::of("two"), id, 0, 1_000)
-        .await
-        .unwrap();
+    store.create_session(&TokenHash::of("one"), id, 0, 1_000).await.unwrap();
+    store.create_session(&TokenHash::of("two"), id, 0, 1_000).await.unwrap();
     store.delete_sessions(id).await.unwrap();
-    assert!(
-        store
-            .session_account(&TokenHash::of("one"), 0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .session_account(&TokenHash::of("two"), 0)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.session_account(&TokenHash::of("one"), 0).await.unwrap().is_none());
+    assert!(store.session_account(&TokenHash::of("two"), 0).await.unwrap().is_none());
 }
 
 async fn password_change_keeps_only_the_named_session(backend: Backend) {
     let store = open(backend).await;
     let id = account(&store, "p@example.com").await;
     for t in ["keep", "drop1", "drop2"] {
-        store
-            .create_session(&TokenHash::of(t), id, 0, 1_000)
-            .await
-            .unwrap();
+        store.create_session(&TokenHash::of(t), id, 0, 1_000).await.unwrap();
     }
-    store
-        .set_password(id, "new-hash", Some(&TokenHash::of("keep")))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .session_account(&TokenHash::of("keep"), 0)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .session_account(&TokenHash::of("drop1"), 0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store
-            .account_by_id(id)
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "new-hash"
-    );
+    store.set_password(id, "new-hash", Some(&TokenHash::of("keep"))).await.unwrap();
+    assert!(store.session_account(&TokenHash::of("keep"), 0).await.unwrap().is_some());
+    assert!(store.session_account(&TokenHash::of("drop1"), 0).await.unwrap().is_none());
+    assert_eq!(store.account_by_id(id).await.unwrap().unwrap().password_hash, "new-hash");
     store.set_password(id, "newer", None).await.unwrap();
-    assert!(
-        store
-            .session_account(&TokenHash::of("keep"), 0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(matches!(
-        store.set_password(AccountId(1), "x", None).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(store.session_account(&TokenHash::of("keep"), 0).await.unwrap().is_none());
+    assert!(matches!(store.set_password(AccountId(1), "x", None).await, Err(StoreError::NotFound)));
 }
 
 async fn reset_tokens_work_once_and_end_sessions(backend: Backend) {
     let store = open(backend).await;
     let id = account(&store, "r@example.com").await;
-    store
-        .create_session(&TokenHash::of("s"), id, 0, 1_000)
-        .await
-        .unwrap();
-    store
-        .create_reset(&TokenHash::of("old"), id, 0, 50)
-        .await
-        .unwrap();
-    store
-        .create_reset(&TokenHash::of("new"), id, 0, 500)
-        .await
-        .unwrap();
-    assert!(
-        store
-            .complete_reset(&TokenHash::of("old"), 60, "x")
-            .await
-            .unwrap()
-            .is_none(),
-        "expired"
-    );
-    assert_eq!(
-        store
-            .complete_reset(&TokenHash::of("new"), 60, "reset-hash")
-            .await
-            .unwrap(),
-        Some(id)
-    );
-    assert!(
-        store
-            .complete_reset(&TokenHash::of("new"), 60, "again")
-            .await
-            .unwrap()
-            .is_none(),
-        "used"
-    );
-    assert!(
-        store
-            .session_account(&TokenHash::of("s"), 0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store
-            .account_by_id(id)
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "reset-hash"
-    );
+    store.create_session(&TokenHash::of("s"), id, 0, 1_000).await.unwrap();
+    store.create_reset(&TokenHash::of("old"), id, 0, 50).await.unwrap();
+    store.create_reset(&TokenHash::of("new"), id, 0, 500).await.unwrap();
+    assert!(store.complete_reset(&TokenHash::of("old"), 60, "x").await.unwrap().is_none(), "expired");
+    assert_eq!(store.complete_reset(&TokenHash::of("new"), 60, "reset-hash").await.unwrap(), Some(id));
+    assert!(store.complete_reset(&TokenHash::of("new"), 60, "again").await.unwrap().is_none(), "used");
+    assert!(store.session_account(&TokenHash::of("s"), 0).await.unwrap().is_none());
+    assert_eq!(store.account_by_id(id).await.unwrap().unwrap().password_hash, "reset-hash");
 }
 
 async fn workspace_roles_and_seats(backend: Backend) {
@@ -343,81 +177,37 @@ async fn workspace_roles_and_seats(backend: Backend) {
     let other = account(&store, "m@example.com").await;
     let ws = WorkspaceId(random_id());
     let name = WorkspaceName::parse("name", "W").unwrap();
-    let row = store
-        .create_workspace(ws, &name, owner, 1, 5)
-        .await
-        .unwrap();
+    let row = store.create_workspace(ws, &name, owner, 1, 5).await.unwrap();
     assert_eq!((row.seats_used, row.seat_limit), (1, 1));
-    assert!(matches!(
-        store.add_member(ws, other, Role::Member, 6).await,
-        Err(StoreError::SeatLimitReached)
-    ));
+    assert!(matches!(store.add_member(ws, other, Role::Member, 6).await, Err(StoreError::SeatLimitReached)));
     store.add_member(ws, other, Role::Lite, 6).await.unwrap();
-    assert!(matches!(
-        store.add_member(ws, other, Role::Lite, 6).await,
-        Err(StoreError::AlreadyExists)
-    ));
-    assert!(matches!(
-        store.change_role(ws, other, Role::Member, true).await,
-        Err(StoreError::SeatLimitReached)
-    ));
-    assert!(matches!(
-        store.set_seat_limit(ws, 0).await,
-        Err(StoreError::SeatLimitBelowUsed)
-    ));
+    assert!(matches!(store.add_member(ws, other, Role::Lite, 6).await, Err(StoreError::AlreadyExists)));
+    assert!(matches!(store.change_role(ws, other, Role::Member, true).await, Err(StoreError::SeatLimitReached)));
+    assert!(matches!(store.set_seat_limit(ws, 0).await, Err(StoreError::SeatLimitBelowUsed)));
     store.set_seat_limit(ws, 2).await.unwrap();
-    store
-        .change_role(ws, other, Role::Member, true)
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.change_role(ws, other, Role::Owner, false).await,
-        Err(StoreError::OwnerProtected)
-    ));
-    assert!(matches!(
-        store.change_role(ws, owner, Role::Admin, true).await,
-        Err(StoreError::LastOwner)
-    ));
-    assert!(matches!(
-        store.remove_member(ws, owner, true).await,
-        Err(StoreError::LastOwner)
-    ));
-    assert!(matches!(
-        store.remove_member(ws, owner, false).await,
-        Err(StoreError::OwnerProtected)
-    ));
-    assert!(matches!(
-        store
-            .change_role(WorkspaceId(1), other, Role::Member, true)
-            .await,
-        Err(StoreError::NotFound)
-    ));
+    store.change_role(ws, other, Role::Member, true).await.unwrap();
+    assert!(matches!(store.change_role(ws, other, Role::Owner, false).await, Err(StoreError::OwnerProtected)));
+    assert!(matches!(store.change_role(ws, owner, Role::Admin, true).await, Err(StoreError::LastOwner)));
+    assert!(matches!(store.remove_member(ws, owner, true).await, Err(StoreError::LastOwner)));
+    assert!(matches!(store.remove_member(ws, owner, false).await, Err(StoreError::OwnerProtected)));
+    assert!(matches!(store.change_role(WorkspaceId(1), other, Role::Member, true).await, Err(StoreError::NotFound)));
 
     let mine = store.workspaces_of(other).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].0.seats_used, mine[0].1), (2, Role::Member));
-    store
-        .rename_workspace(ws, &WorkspaceName::parse("name", "W2").unwrap())
-        .await
-        .unwrap();
+    store.rename_workspace(ws, &WorkspaceName::parse("name", "W2").unwrap()).await.unwrap();
     assert_eq!(store.workspace(ws).await.unwrap().unwrap().name, "W2");
     assert_eq!(store.members(ws).await.unwrap().len(), 2);
     store.remove_member(ws, other, false).await.unwrap();
     assert_eq!(store.member_role(ws, other).await.unwrap(), None);
-    assert!(matches!(
-        store.remove_member(ws, other, true).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.remove_member(ws, other, true).await, Err(StoreError::NotFound)));
 }
 
 async fn concurrent_promotions_never_exceed_the_seat_limit(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
     let ws = WorkspaceId(random_id());
-    store
-        .create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 3, 0)
-        .await
-        .unwrap();
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 3, 0).await.unwrap();
     let mut lites = Vec::new();
     for i in 0..8 {
         let id = account(&store, &format!("lite{i}@example.com")).await;
@@ -450,16 +240,7 @@ async fn concurrent_demotions_always_leave_an_owner(backend: Backend) {
         owners.push(account(&store, &format!("owner{i}@example.com")).await);
     }
     let ws = WorkspaceId(random_id());
-    store
-        .create_workspace(
-            ws,
-            &WorkspaceName::parse("n", "W").unwrap(),
-            owners[0],
-            10,
-            0,
-        )
-        .await
-        .unwrap();
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owners[0], 10, 0).await.unwrap();
     for id in &owners[1..] {
         store.add_member(ws, *id, Role::Owner, 0).await.unwrap();
     }
@@ -486,13 +267,7 @@ async fn concurrent_demotions_always_leave_an_owner(backend: Backend) {
         }
     }
     assert_eq!(refused, 1);
-    let remaining = store
-        .members(ws)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.role == Role::Owner)
-        .count();
+    let remaining = store.members(ws).await.unwrap().into_iter().filter(|m| m.role == Role::Owner).count();
     assert_eq!(remaining, 1);
 }
 
@@ -532,26 +307,13 @@ async fn each_mail_is_claimed_once(backend: Backend) {
     let unique: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 40, "every message claimed");
     assert_eq!(unique.len(), 40, "no message claimed twice");
-    assert!(
-        store.claim_mail(999, 2_000, 100).await.unwrap().is_empty(),
-        "leased until 1000"
-    );
+    assert!(store.claim_mail(999, 2_000, 100).await.unwrap().is_empty(), "leased until 1000");
 
     let (sent, failed) = (all[0], all[1]);
     store.mail_sent(sent, 1_000).await.unwrap();
     store.mail_failed(failed, 5_000, "smtp down").await.unwrap();
-    let due: Vec<i64> = store
-        .claim_mail(1_000, 2_000, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    assert_eq!(
-        due.len(),
-        38,
-        "lease over: all but the sent one and the one retrying later"
-    );
+    let due: Vec<i64> = store.claim_mail(1_000, 2_000, 100).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(due.len(), 38, "lease over: all but the sent one and the one retrying later");
     assert!(!due.contains(&sent) && !due.contains(&failed));
     let retried = store.claim_mail(5_000, 6_000, 100).await.unwrap();
     assert!(retried.iter().any(|m| m.id == failed && m.attempts == 2));

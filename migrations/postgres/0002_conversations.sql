@@ -84,5 +84,8 @@ CREATE TABLE read_markers (
 
 -- Full-text search: a generated tsvector with a GIN index. The 'simple' configuration
 -- (no stemming) because conversations mix languages.
-ALTER TABLE messages ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;
+-- Words are split on anything that is not a letter or digit, as SQLite's unicode61
+-- tokenizer does, so both backends find the same messages.
+ALTER TABLE messages ADD COLUMN tsv tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', regexp_replace(body, '[^[:alnum:]]+', ' ', 'g'))) STORED;
 CREATE INDEX messages_tsv ON messages USING GIN (tsv);

@@ -126,10 +126,7 @@ mod tests {
         let readme = include_str!("../README.md");
         for code in ErrorCode::ALL {
             let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
-            assert!(
-                readme.contains(&row),
-                "protocol/README.md lacks the row {row}"
-            );
+            assert!(readme.contains(&row), "protocol/README.md lacks the row {row}");
         }
     }
 

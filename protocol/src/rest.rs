@@ -35,9 +35,7 @@ pub struct Accepted {
 
 impl Accepted {
     pub fn check_your_email() -> Self {
-        Accepted {
-            status: "check_your_email".to_owned(),
-        }
+        Accepted { status: "check_your_email".to_owned() }
     }
 }
 
@@ -127,13 +125,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Manager,
-        Role::Member,
-        Role::Lite,
-    ];
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Manager, Role::Member, Role::Lite];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -264,13 +256,9 @@ impl ConversationKind {
     }
 
     pub fn parse(s: &str) -> Option<ConversationKind> {
-        [
-            ConversationKind::Group,
-            ConversationKind::Thread,
-            ConversationKind::Direct,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        [ConversationKind::Group, ConversationKind::Thread, ConversationKind::Direct]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 

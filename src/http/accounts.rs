@@ -8,8 +8,8 @@ use utoipa_axum::routes;
 
 use salon_protocol::ErrorBody;
 use salon_protocol::rest::{
-    Accepted, Account, ChangePasswordRequest, LoginRequest, PasswordResetConfirm,
-    PasswordResetRequest, Session, SignupRequest, TokenRequest, UpdateProfileRequest,
+    Accepted, Account, ChangePasswordRequest, LoginRequest, PasswordResetConfirm, PasswordResetRequest, Session,
+    SignupRequest, TokenRequest, UpdateProfileRequest,
 };
 
 use super::{ApiJson, ApiResult, AppState, Caller, ClientAddr};
@@ -39,11 +39,7 @@ pub(super) fn account_view(a: &AccountRow) -> Account {
 }
 
 fn session_view(s: NewSession) -> Session {
-    Session {
-        token: s.token.reveal().to_owned(),
-        expires_at: s.expires_at,
-        account: account_view(&s.account),
-    }
+    Session { token: s.token.reveal().to_owned(), expires_at: s.expires_at, account: account_view(&s.account) }
 }
 
 /// Starts a sign-up: an e-mail with a verification link goes to the address. The answer
@@ -65,11 +61,7 @@ async fn sign_up(
     ClientAddr(from): ClientAddr,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    state
-        .services
-        .accounts
-        .sign_up(&req.email, req.password, &req.display_name, from)
-        .await?;
+    state.services.accounts.sign_up(&req.email, req.password, &req.display_name, from).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted::check_your_email())))
 }
 
@@ -82,13 +74,8 @@ async fn sign_up(
     request_body = TokenRequest,
     responses((status = 200, body = Session), (status = 400, body = ErrorBody, description = "invalid_token"))
 )]
-async fn verify(
-    State(state): State<AppState>,
-    ApiJson(req): ApiJson<TokenRequest>,
-) -> ApiResult<Json<Session>> {
-    Ok(Json(session_view(
-        state.services.accounts.verify(&req.token).await?,
-    )))
+async fn verify(State(state): State<AppState>, ApiJson(req): ApiJson<TokenRequest>) -> ApiResult<Json<Session>> {
+    Ok(Json(session_view(state.services.accounts.verify(&req.token).await?)))
 }
 
 /// Opens a session. Unknown address, unverified address and wrong password all answer
@@ -109,13 +96,7 @@ async fn log_in(
     ClientAddr(from): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Session>> {
-    Ok(Json(session_view(
-        state
-            .services
-            .accounts
-            .log_in(&req.email, req.password, from)
-            .await?,
-    )))
+    Ok(Json(session_view(state.services.accounts.log_in(&req.email, req.password, from).await?)))
 }
 
 /// Ends the session used for this request.
@@ -139,10 +120,7 @@ async fn log_out(State(state): State<AppState>, caller: Caller) -> ApiResult<Sta
     security(("session" = [])),
     responses((status = 204), (status = 401, body = ErrorBody, description = "unauthenticated"))
 )]
-async fn log_out_everywhere(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<StatusCode> {
+async fn log_out_everywhere(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     state.services.accounts.log_out_everywhere(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -165,11 +143,7 @@ async fn change_password(
     caller: Caller,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .accounts
-        .change_password(&caller, req.current_password, req.new_password)
-        .await?;
+    state.services.accounts.change_password(&caller, req.current_password, req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -187,11 +161,7 @@ async fn request_reset(
     ClientAddr(from): ClientAddr,
     ApiJson(req): ApiJson<PasswordResetRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    state
-        .services
-        .accounts
-        .request_reset(&req.email, from)
-        .await?;
+    state.services.accounts.request_reset(&req.email, from).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted::check_your_email())))
 }
 
@@ -210,13 +180,10 @@ async fn request_reset(
 )]
 async fn complete_reset(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     ApiJson(req): ApiJson<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .accounts
-        .complete_reset(&req.token, req.new_password)
-        .await?;
+    state.services.accounts.complete_reset(&req.token, req.new_password, from).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -250,10 +217,6 @@ async fn update_me(
     caller: Caller,
     ApiJson(req): ApiJson<UpdateProfileRequest>,
 ) -> ApiResult<Json<Account>> {
-    let account = state
-        .services
-        .accounts
-        .update_profile(&caller, &req.display_name)
-        .await?;
+    let account = state.services.accounts.update_profile(&caller, &req.display_name).await?;
     Ok(Json(account_view(&account)))
 }

@@ -13,11 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use salon_protocol::rest::{
-    AddMemberRequest, AddRecipientRequest, Audience, AudienceGroup, Contact, ContactList,
-    Conversation, ConversationList, CreateDirectRequest, CreateGroupRequest, CreateThreadRequest,
-    EditMessageRequest, Group, GroupList, Message, MessagePage, Person, PersonList,
-    PostMessageRequest, Profile, Reaction, ReadMarkerRequest, SearchHit, SearchResults,
-    UpdateGroupRequest, UpdateThreadRequest, WorkspaceConversations,
+    AddMemberRequest, AddRecipientRequest, Audience, AudienceGroup, Contact, ContactList, Conversation,
+    ConversationList, CreateDirectRequest, CreateGroupRequest, CreateThreadRequest, EditMessageRequest, Group,
+    GroupList, Message, MessagePage, Person, PersonList, PostMessageRequest, Profile, Reaction, ReadMarkerRequest,
+    SearchHit, SearchResults, UpdateGroupRequest, UpdateThreadRequest, WorkspaceConversations,
 };
 use salon_protocol::{AccountId, ConversationId, ErrorBody, WorkspaceId};
 
@@ -52,11 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 // Views
 
 fn person(p: PersonRow) -> Person {
-    Person {
-        account_id: p.account_id,
-        display_name: p.display_name,
-        external: p.role.is_none(),
-    }
+    Person { account_id: p.account_id, display_name: p.display_name, external: p.role.is_none() }
 }
 
 fn group_view((g, is_member): (GroupRow, bool)) -> Group {
@@ -81,19 +76,10 @@ fn message_views(rows: Vec<MessageRow>, extras: &MessageExtras, viewer: AccountI
                         r.count += 1;
                         r.me |= *who == viewer;
                     }
-                    None => reactions.push(Reaction {
-                        emoji: emoji.clone(),
-                        count: 1,
-                        me: *who == viewer,
-                    }),
+                    None => reactions.push(Reaction { emoji: emoji.clone(), count: 1, me: *who == viewer }),
                 }
             }
-            let mentions = extras
-                .mentions
-                .iter()
-                .filter(|(id, _)| *id == m.id)
-                .map(|(_, a)| *a)
-                .collect();
+            let mentions = extras.mentions.iter().filter(|(id, _)| *id == m.id).map(|(_, a)| *a).collect();
             Message {
                 id: m.id,
                 conversation_id: m.conversation_id,
@@ -113,16 +99,10 @@ fn message_views(rows: Vec<MessageRow>, extras: &MessageExtras, viewer: AccountI
 }
 
 fn one_message(page: Page, viewer: AccountId) -> Message {
-    message_views(page.messages, &page.extras, viewer)
-        .pop()
-        .expect("a page of one")
+    message_views(page.messages, &page.extras, viewer).pop().expect("a page of one")
 }
 
-fn conversation_view(
-    s: ConversationSummary,
-    last: Option<MessageRow>,
-    viewer: AccountId,
-) -> Conversation {
+fn conversation_view(s: ConversationSummary, last: Option<MessageRow>, viewer: AccountId) -> Conversation {
     let c = s.conversation;
     let can_post = !c.locked && s.role != Some(crate::domain::Role::Lite);
     Conversation {
@@ -136,8 +116,7 @@ fn conversation_view(
         read_seq: s.read_seq,
         has_externals: s.has_externals,
         can_post,
-        last_message: last
-            .map(|m| message_views(vec![m], &MessageExtras::default(), viewer).remove(0)),
+        last_message: last.map(|m| message_views(vec![m], &MessageExtras::default(), viewer).remove(0)),
         created_at: c.created_at,
     }
 }
@@ -160,14 +139,8 @@ async fn list_groups(
     caller: Caller,
     ApiPath(ws): ApiPath<WorkspaceId>,
 ) -> ApiResult<Json<GroupList>> {
-    let groups = state
-        .services
-        .conversations
-        .list_groups(caller.id(), ws)
-        .await?;
-    Ok(Json(GroupList {
-        groups: groups.into_iter().map(group_view).collect(),
-    }))
+    let groups = state.services.conversations.list_groups(caller.id(), ws).await?;
+    Ok(Json(GroupList { groups: groups.into_iter().map(group_view).collect() }))
 }
 
 /// Creates a group and its chat; the caller is its first member.
@@ -191,11 +164,7 @@ async fn create_group(
     ApiPath(ws): ApiPath<WorkspaceId>,
     ApiJson(req): ApiJson<CreateGroupRequest>,
 ) -> ApiResult<(StatusCode, Json<Group>)> {
-    let group = state
-        .services
-        .conversations
-        .create_group(caller.id(), ws, &req.name, &req.members)
-        .await?;
+    let group = state.services.conversations.create_group(caller.id(), ws, &req.name, &req.members).await?;
     Ok((StatusCode::CREATED, Json(group_view((group, true)))))
 }
 
@@ -212,9 +181,7 @@ async fn get_group(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> ApiResult<Json<Group>> {
-    Ok(Json(group_view(
-        state.services.conversations.group(caller.id(), id).await?,
-    )))
+    Ok(Json(group_view(state.services.conversations.group(caller.id(), id).await?)))
 }
 
 /// Renames or archives (read-only) a group.
@@ -237,11 +204,7 @@ async fn update_group(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<UpdateGroupRequest>,
 ) -> ApiResult<Json<Group>> {
-    let updated = state
-        .services
-        .conversations
-        .update_group(caller.id(), id, req.name.as_deref(), req.archived)
-        .await?;
+    let updated = state.services.conversations.update_group(caller.id(), id, req.name.as_deref(), req.archived).await?;
     Ok(Json(group_view(updated)))
 }
 
@@ -259,14 +222,8 @@ async fn group_members(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> ApiResult<Json<PersonList>> {
-    let people = state
-        .services
-        .conversations
-        .group_members(caller.id(), id)
-        .await?;
-    Ok(Json(PersonList {
-        people: people.into_iter().map(person).collect(),
-    }))
+    let people = state.services.conversations.group_members(caller.id(), id).await?;
+    Ok(Json(PersonList { people: people.into_iter().map(person).collect() }))
 }
 
 /// Adds an account to the group: it sees the group's chat and every conversation
@@ -290,11 +247,7 @@ async fn add_group_member(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .conversations
-        .add_group_member(caller.id(), id, req.account_id)
-        .await?;
+    state.services.conversations.add_group_member(caller.id(), id, req.account_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -317,11 +270,7 @@ async fn remove_group_member(
     caller: Caller,
     ApiPath((id, account)): ApiPath<(ConversationId, AccountId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .conversations
-        .remove_group_member(caller.id(), id, account)
-        .await?;
+    state.services.conversations.remove_group_member(caller.id(), id, account).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -350,14 +299,9 @@ async fn create_thread(
     ApiJson(req): ApiJson<CreateThreadRequest>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
     let conversations = &state.services.conversations;
-    let created = conversations
-        .create_thread(caller.id(), ws, &req.subject, &req.groups, &req.accounts)
-        .await?;
+    let created = conversations.create_thread(caller.id(), ws, &req.subject, &req.groups, &req.accounts).await?;
     let (summary, last) = conversations.summary(caller.id(), created.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(conversation_view(summary, last, caller.id())),
-    ))
+    Ok((StatusCode::CREATED, Json(conversation_view(summary, last, caller.id()))))
 }
 
 /// Opens the direct conversation with another account in this workspace (the same one
@@ -383,9 +327,7 @@ async fn open_direct(
     ApiJson(req): ApiJson<CreateDirectRequest>,
 ) -> ApiResult<Json<Conversation>> {
     let conversations = &state.services.conversations;
-    let row = conversations
-        .open_direct(caller.id(), ws, req.account_id)
-        .await?;
+    let row = conversations.open_direct(caller.id(), ws, req.account_id).await?;
     let (summary, last) = conversations.summary(caller.id(), row.id).await?;
     Ok(Json(conversation_view(summary, last, caller.id())))
 }
@@ -399,13 +341,9 @@ async fn open_direct(
     security(("session" = [])),
     responses((status = 200, body = ConversationList), (status = 401, body = ErrorBody, description = "unauthenticated"))
 )]
-async fn list_conversations(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<ConversationList>> {
+async fn list_conversations(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ConversationList>> {
     let (summaries, last) = state.services.conversations.list(caller.id()).await?;
-    let mut last: BTreeMap<ConversationId, MessageRow> =
-        last.into_iter().map(|m| (m.conversation_id, m)).collect();
+    let mut last: BTreeMap<ConversationId, MessageRow> = last.into_iter().map(|m| (m.conversation_id, m)).collect();
     let mut workspaces: Vec<WorkspaceConversations> = Vec::new();
     for s in summaries {
         let ws = s.conversation.workspace_id;
@@ -422,9 +360,7 @@ async fn list_conversations(
             }
         };
         let newest = last.remove(&s.conversation.id);
-        entry
-            .conversations
-            .push(conversation_view(s, newest, caller.id()));
+        entry.conversations.push(conversation_view(s, newest, caller.id()));
     }
     Ok(Json(ConversationList { workspaces }))
 }
@@ -442,11 +378,7 @@ async fn get_conversation(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> ApiResult<Json<Conversation>> {
-    let (summary, last) = state
-        .services
-        .conversations
-        .summary(caller.id(), id)
-        .await?;
+    let (summary, last) = state.services.conversations.summary(caller.id(), id).await?;
     Ok(Json(conversation_view(summary, last, caller.id())))
 }
 
@@ -471,9 +403,7 @@ async fn update_thread(
     ApiJson(req): ApiJson<UpdateThreadRequest>,
 ) -> ApiResult<Json<Conversation>> {
     let conversations = &state.services.conversations;
-    conversations
-        .update_thread(caller.id(), id, req.subject.as_deref(), req.locked)
-        .await?;
+    conversations.update_thread(caller.id(), id, req.subject.as_deref(), req.locked).await?;
     let (summary, last) = conversations.summary(caller.id(), id).await?;
     Ok(Json(conversation_view(summary, last, caller.id())))
 }
@@ -493,11 +423,7 @@ async fn audience(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> ApiResult<Json<Audience>> {
-    let (participants, groups) = state
-        .services
-        .conversations
-        .audience(caller.id(), id)
-        .await?;
+    let (participants, groups) = state.services.conversations.audience(caller.id(), id).await?;
     Ok(Json(Audience {
         participants: participants.into_iter().map(person).collect(),
         groups: groups
@@ -543,11 +469,7 @@ async fn add_recipient(
             .into());
         }
     };
-    state
-        .services
-        .conversations
-        .add_recipient(caller.id(), id, recipient)
-        .await?;
+    state.services.conversations.add_recipient(caller.id(), id, recipient).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -570,11 +492,7 @@ async fn remove_recipient_account(
     caller: Caller,
     ApiPath((id, account)): ApiPath<(ConversationId, AccountId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .conversations
-        .remove_recipient(caller.id(), id, Recipient::Account(account))
-        .await?;
+    state.services.conversations.remove_recipient(caller.id(), id, Recipient::Account(account)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -597,11 +515,7 @@ async fn remove_recipient_group(
     caller: Caller,
     ApiPath((id, group)): ApiPath<(ConversationId, ConversationId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .conversations
-        .remove_recipient(caller.id(), id, Recipient::Group(group))
-        .await?;
+    state.services.conversations.remove_recipient(caller.id(), id, Recipient::Group(group)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -642,17 +556,8 @@ async fn history(
     ApiPath(id): ApiPath<ConversationId>,
     ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> ApiResult<Json<MessagePage>> {
-    let query = HistoryQuery {
-        before: p.before,
-        after: p.after,
-        around: p.around,
-        limit: p.limit,
-    };
-    let page = state
-        .services
-        .messages
-        .history(caller.id(), id, query)
-        .await?;
+    let query = HistoryQuery { before: p.before, after: p.after, around: p.around, limit: p.limit };
+    let page = state.services.messages.history(caller.id(), id, query).await?;
     Ok(Json(MessagePage {
         has_before: page.has_before,
         has_after: page.has_after,
@@ -685,22 +590,9 @@ async fn post_message(
     ApiJson(req): ApiJson<PostMessageRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let messages = &state.services.messages;
-    let (posted, new) = messages
-        .post(
-            caller.id(),
-            id,
-            req.body,
-            req.client_id,
-            req.reply_to,
-            req.mentions,
-        )
-        .await?;
+    let (posted, new) = messages.post(caller.id(), id, req.body, req.client_id, req.reply_to, req.mentions).await?;
     let page = messages.get(caller.id(), id, posted.seq).await?;
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(one_message(page, caller.id()))))
 }
 
@@ -717,10 +609,7 @@ async fn get_message(
     caller: Caller,
     ApiPath((id, seq)): ApiPath<(ConversationId, i64)>,
 ) -> ApiResult<Json<Message>> {
-    Ok(Json(one_message(
-        state.services.messages.get(caller.id(), id, seq).await?,
-        caller.id(),
-    )))
+    Ok(Json(one_message(state.services.messages.get(caller.id(), id, seq).await?, caller.id())))
 }
 
 /// Edits one of the caller's own messages.
@@ -743,14 +632,7 @@ async fn edit_message(
     ApiPath((id, seq)): ApiPath<(ConversationId, i64)>,
     ApiJson(req): ApiJson<EditMessageRequest>,
 ) -> ApiResult<Json<Message>> {
-    Ok(Json(one_message(
-        state
-            .services
-            .messages
-            .edit(caller.id(), id, seq, req.body)
-            .await?,
-        caller.id(),
-    )))
+    Ok(Json(one_message(state.services.messages.edit(caller.id(), id, seq, req.body).await?, caller.id())))
 }
 
 /// Deletes a message: one's own, or anyone's for the workspace's owners, admins and
@@ -795,11 +677,7 @@ async fn add_reaction(
     caller: Caller,
     ApiPath((id, seq, emoji)): ApiPath<(ConversationId, i64, String)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .messages
-        .react(caller.id(), id, seq, &emoji, true)
-        .await?;
+    state.services.messages.react(caller.id(), id, seq, &emoji, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -821,11 +699,7 @@ async fn remove_reaction(
     caller: Caller,
     ApiPath((id, seq, emoji)): ApiPath<(ConversationId, i64, String)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .messages
-        .react(caller.id(), id, seq, &emoji, false)
-        .await?;
+    state.services.messages.react(caller.id(), id, seq, &emoji, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -845,16 +719,8 @@ async fn mark_read(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<ReadMarkerRequest>,
 ) -> ApiResult<Json<Conversation>> {
-    state
-        .services
-        .messages
-        .mark_read(caller.id(), id, req.seq)
-        .await?;
-    let (summary, last) = state
-        .services
-        .conversations
-        .summary(caller.id(), id)
-        .await?;
+    state.services.messages.mark_read(caller.id(), id, req.seq).await?;
+    let (summary, last) = state.services.conversations.summary(caller.id(), id).await?;
     Ok(Json(conversation_view(summary, last, caller.id())))
 }
 
@@ -884,11 +750,7 @@ async fn search(
     caller: Caller,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchResults>> {
-    let hits = state
-        .services
-        .messages
-        .search(caller.id(), &p.q, p.workspace_id, p.limit)
-        .await?;
+    let hits = state.services.messages.search(caller.id(), &p.q, p.workspace_id, p.limit).await?;
     let out = hits
         .into_iter()
         .map(|(row, extras, workspace_id)| SearchHit {
@@ -914,13 +776,7 @@ async fn search(
 async fn contacts(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ContactList>> {
     let contacts = state.services.conversations.contacts(caller.id()).await?;
     Ok(Json(ContactList {
-        contacts: contacts
-            .into_iter()
-            .map(|(account_id, display_name)| Contact {
-                account_id,
-                display_name,
-            })
-            .collect(),
+        contacts: contacts.into_iter().map(|(account_id, display_name)| Contact { account_id, display_name }).collect(),
     }))
 }
 
@@ -938,13 +794,6 @@ async fn profile(
     caller: Caller,
     ApiPath(id): ApiPath<AccountId>,
 ) -> ApiResult<Json<Profile>> {
-    let (account_id, display_name) = state
-        .services
-        .conversations
-        .profile(caller.id(), id)
-        .await?;
-    Ok(Json(Profile {
-        account_id,
-        display_name,
-    }))
+    let (account_id, display_name) = state.services.conversations.profile(caller.id(), id).await?;
+    Ok(Json(Profile { account_id, display_name }))
 }

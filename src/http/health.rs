@@ -14,10 +14,7 @@ use salon_protocol::rest::Health;
 use super::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(openapi_json))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(openapi_json))
 }
 
 /// This API's OpenAPI 3.1 document (also committed as `protocol/openapi.json`).
@@ -29,23 +26,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn openapi_json() -> impl IntoResponse {
     static DOC: OnceLock<String> = OnceLock::new();
-    let doc = DOC.get_or_init(|| {
-        super::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
-    });
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        doc.as_str(),
-    )
+    let doc = DOC.get_or_init(|| super::openapi().to_pretty_json().expect("the OpenAPI document serializes"));
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str())
 }
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-    })
+    Json(Health { status: "ok".into() })
 }
 
 /// The node can serve: its database answers.
@@ -57,20 +45,10 @@ async fn healthz() -> Json<Health> {
 )]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.services.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok".into(),
-            }),
-        ),
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ok".into() })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "unavailable".into(),
-                }),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable".into() }))
         }
     }
 }

@@ -96,26 +96,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (api_router, _) = api().split_for_parts();
     api_router
-        .route(
-            PAGES[0],
-            get(|| async { Html(include_str!("pages/index.html")) }),
-        )
-        .route(
-            PAGES[1],
-            get(|| async { Html(include_str!("pages/verify.html")) }),
-        )
-        .route(
-            PAGES[2],
-            get(|| async { Html(include_str!("pages/reset-password.html")) }),
-        )
-        .fallback(|| async {
-            ApiError::new(ErrorCode::RouteNotFound, "no route matches this path")
-        })
+        .route(PAGES[0], get(|| async { Html(include_str!("pages/index.html")) }))
+        .route(PAGES[1], get(|| async { Html(include_str!("pages/verify.html")) }))
+        .route(PAGES[2], get(|| async { Html(include_str!("pages/reset-password.html")) }))
+        .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no route matches this path") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                "this path does not accept this method",
-            )
+            ApiError::new(ErrorCode::MethodNotAllowed, "this path does not accept this method")
         })
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
@@ -136,12 +122,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-            field: None,
-            retry_after_secs: None,
-        }
+        ApiError { code, message: message.into(), field: None, retry_after_secs: None }
     }
 }
 
@@ -183,20 +164,11 @@ impl From<services::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.http_status()).expect("documented statuses are valid");
-        let body = ErrorBody {
-            error: ErrorObject {
-                code: self.code,
-                message: self.message,
-                field: self.field,
-            },
-        };
+        let status = StatusCode::from_u16(self.code.http_status()).expect("documented statuses are valid");
+        let body = ErrorBody { error: ErrorObject { code: self.code, message: self.message, field: self.field } };
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -226,9 +198,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(_) => ErrorCode::InvalidRequest,
         JsonRejection::JsonSyntaxError(_) => ErrorCode::MalformedJson,
         JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,
-        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ErrorCode::PayloadTooLarge
-        }
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
         _ => ErrorCode::InvalidRequest,
     };
     ApiError::new(code, rejection.body_text())
@@ -267,10 +237,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)

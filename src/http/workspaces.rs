@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use salon_protocol::ErrorBody;
 use salon_protocol::rest::{
-    ChangeRoleRequest, CreateWorkspaceRequest, Member, MemberList, Person, Role,
-    UpdateWorkspaceRequest, Workspace, WorkspaceList,
+    ChangeRoleRequest, CreateWorkspaceRequest, Member, MemberList, Person, Role, UpdateWorkspaceRequest, Workspace,
+    WorkspaceList,
 };
 use salon_protocol::{AccountId, WorkspaceId};
 
@@ -46,9 +46,7 @@ fn view((row, role): (WorkspaceRow, Role)) -> Workspace {
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WorkspaceList>> {
     let rows = state.services.workspaces.list(caller.id()).await?;
-    Ok(Json(WorkspaceList {
-        workspaces: rows.into_iter().map(view).collect(),
-    }))
+    Ok(Json(WorkspaceList { workspaces: rows.into_iter().map(view).collect() }))
 }
 
 /// Creates a workspace; the caller becomes its owner.
@@ -69,11 +67,7 @@ async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreateWorkspaceRequest>,
 ) -> ApiResult<(StatusCode, Json<Workspace>)> {
-    let created = state
-        .services
-        .workspaces
-        .create(caller.id(), &req.name)
-        .await?;
+    let created = state.services.workspaces.create(caller.id(), &req.name).await?;
     Ok((StatusCode::CREATED, Json(view(created))))
 }
 
@@ -95,9 +89,7 @@ async fn get_one(
     caller: Caller,
     ApiPath(id): ApiPath<WorkspaceId>,
 ) -> ApiResult<Json<Workspace>> {
-    Ok(Json(view(
-        state.services.workspaces.get(caller.id(), id).await?,
-    )))
+    Ok(Json(view(state.services.workspaces.get(caller.id(), id).await?)))
 }
 
 /// Renames the workspace (owners, admins) and/or sets its seat limit (owners).
@@ -122,11 +114,7 @@ async fn update(
     ApiPath(id): ApiPath<WorkspaceId>,
     ApiJson(req): ApiJson<UpdateWorkspaceRequest>,
 ) -> ApiResult<Json<Workspace>> {
-    let updated = state
-        .services
-        .workspaces
-        .update(caller.id(), id, req.name.as_deref(), req.seat_limit)
-        .await?;
+    let updated = state.services.workspaces.update(caller.id(), id, req.name.as_deref(), req.seat_limit).await?;
     Ok(Json(view(updated)))
 }
 
@@ -159,11 +147,7 @@ async fn members(
         .collect();
     let externals = guests
         .into_iter()
-        .map(|p| Person {
-            account_id: p.account_id,
-            display_name: p.display_name,
-            external: true,
-        })
+        .map(|p| Person { account_id: p.account_id, display_name: p.display_name, external: true })
         .collect();
     Ok(Json(MemberList { members, externals }))
 }
@@ -189,11 +173,7 @@ async fn change_role(
     ApiPath((id, target)): ApiPath<(WorkspaceId, AccountId)>,
     ApiJson(req): ApiJson<ChangeRoleRequest>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .workspaces
-        .change_role(caller.id(), id, target, req.role)
-        .await?;
+    state.services.workspaces.change_role(caller.id(), id, target, req.role).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,10 +197,6 @@ async fn remove_member(
     caller: Caller,
     ApiPath((id, target)): ApiPath<(WorkspaceId, AccountId)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .services
-        .workspaces
-        .remove_member(caller.id(), id, target)
-        .await?;
+    state.services.workspaces.remove_member(caller.id(), id, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -54,18 +54,10 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(
-        config: &Config,
-        store: Arc<dyn Store>,
-        hasher: PasswordHasher,
-        mailer: Mailer,
-    ) -> Accounts {
+    pub fn new(config: &Config, store: Arc<dyn Store>, hasher: PasswordHasher, mailer: Mailer) -> Accounts {
         let auth = config.auth.clone();
         Accounts {
-            attempts_by_account: Limiter::per_window(
-                auth.login_attempts_per_account,
-                ATTEMPT_WINDOW,
-            ),
+            attempts_by_account: Limiter::per_window(auth.login_attempts_per_account, ATTEMPT_WINDOW),
             attempts_by_address: Limiter::per_window(auth.attempts_per_address, ATTEMPT_WINDOW),
             mail_by_recipient: Limiter::per_window(auth.emails_per_address_per_hour, MAIL_WINDOW),
             store,
@@ -84,27 +76,17 @@ impl Accounts {
     }
 
     fn limit_address(&self, from: IpAddr) -> Result<()> {
-        self.attempts_by_address
-            .check(&from)
-            .map_err(Error::RateLimited)
+        self.attempts_by_address.check(&from).map_err(Error::RateLimited)
     }
 
     /// Starts a sign-up. Whatever the address, the answer is the same and one e-mail goes
     /// to it: a verification link if it has no account, a reminder if it has one.
-    pub async fn sign_up(
-        &self,
-        email: &str,
-        password: String,
-        display_name: &str,
-        from: IpAddr,
-    ) -> Result<()> {
+    pub async fn sign_up(&self, email: &str, password: String, display_name: &str, from: IpAddr) -> Result<()> {
         let email = Email::parse("email", email)?;
         let password = Password::parse("password", password)?;
         let display_name = DisplayName::parse("display_name", display_name)?;
         self.limit_address(from)?;
-        self.mail_by_recipient
-            .check(&email.as_str().to_owned())
-            .map_err(Error::RateLimited)?;
+        self.mail_by_recipient.check(&email.as_str().to_owned()).map_err(Error::RateLimited)?;
         // Hash before looking the address up, so both paths cost the same.
         let digest = self.hasher.hash(password.into_inner()).await;
         if self.store.account_by_email(&email).await?.is_some() {
@@ -138,11 +120,7 @@ impl Accounts {
     pub async fn verify(&self, token: &str) -> Result<NewSession> {
         let account = self
             .store
-            .complete_signup(
-                &TokenHash::of(token),
-                now_ms(),
-                AccountId(crate::crypto::random_id()),
-            )
+            .complete_signup(&TokenHash::of(token), now_ms(), AccountId(crate::crypto::random_id()))
             .await?
             .ok_or(Error::InvalidToken)?;
         tracing::info!(account_id = %account.id, "account created");
@@ -153,9 +131,7 @@ impl Accounts {
         let email = Email::parse("email", email)?;
         let password = Password::parse("password", password)?;
         self.limit_address(from)?;
-        self.attempts_by_account
-            .check(&email.as_str().to_owned())
-            .map_err(Error::RateLimited)?;
+        self.attempts_by_account.check(&email.as_str().to_owned()).map_err(Error::RateLimited)?;
         let account = self.store.account_by_email(&email).await?;
         let digest = account.as_ref().map(|a| a.password_hash.clone());
         if !self.hasher.verify(password.into_inner(), digest).await {
@@ -169,31 +145,17 @@ impl Accounts {
         let token = Token::generate();
         let now = now_ms();
         let expires_at = now + hours_ms(self.auth.session_ttl_hours);
-        self.store
-            .create_session(&token.hash(), account.id, now, expires_at)
-            .await?;
-        Ok(NewSession {
-            token,
-            expires_at,
-            account,
-        })
+        self.store.create_session(&token.hash(), account.id, now, expires_at).await?;
+        Ok(NewSession { token, expires_at, account })
     }
 
     /// The caller behind a bearer token.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
-        if token.len() != 43
-            || !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(Error::Unauthenticated);
         }
         let session = TokenHash::of(token);
-        let account = self
-            .store
-            .session_account(&session, now_ms())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
+        let account = self.store.session_account(&session, now_ms()).await?.ok_or(Error::Unauthenticated)?;
         Ok(Caller { account, session })
     }
 
@@ -208,27 +170,14 @@ impl Accounts {
     }
 
     /// Changes the password after checking the current one; signs out every other session.
-    pub async fn change_password(
-        &self,
-        caller: &Caller,
-        current: String,
-        new: String,
-    ) -> Result<()> {
+    pub async fn change_password(&self, caller: &Caller, current: String, new: String) -> Result<()> {
         let new = Password::parse("new_password", new)?;
-        self.attempts_by_account
-            .check(&caller.account.email.as_str().to_owned())
-            .map_err(Error::RateLimited)?;
-        if !self
-            .hasher
-            .verify(current, Some(caller.account.password_hash.clone()))
-            .await
-        {
+        self.attempts_by_account.check(&caller.account.email.as_str().to_owned()).map_err(Error::RateLimited)?;
+        if !self.hasher.verify(current, Some(caller.account.password_hash.clone())).await {
             return Err(Error::InvalidCredentials);
         }
         let digest = self.hasher.hash(new.into_inner()).await;
-        self.store
-            .set_password(caller.id(), &digest.0, Some(&caller.session))
-            .await?;
+        self.store.set_password(caller.id(), &digest.0, Some(&caller.session)).await?;
         Ok(())
     }
 
@@ -236,41 +185,37 @@ impl Accounts {
     pub async fn request_reset(&self, email: &str, from: IpAddr) -> Result<()> {
         let email = Email::parse("email", email)?;
         self.limit_address(from)?;
-        self.mail_by_recipient
-            .check(&email.as_str().to_owned())
-            .map_err(Error::RateLimited)?;
+        self.mail_by_recipient.check(&email.as_str().to_owned()).map_err(Error::RateLimited)?;
         let Some(account) = self.store.account_by_email(&email).await? else {
             return Ok(());
         };
         let token = Token::generate();
         let now = now_ms();
         let ttl = self.auth.reset_ttl_minutes;
-        self.store
-            .create_reset(&token.hash(), account.id, now, now + ttl as i64 * 60_000)
-            .await?;
+        self.store.create_reset(&token.hash(), account.id, now, now + ttl as i64 * 60_000).await?;
         let (subject, body) = mail::password_reset(&self.public_url, token.reveal(), ttl);
         self.mailer.send(&email, &subject, body).await?;
         Ok(())
     }
 
     /// Sets a new password from a reset link; every session of the account ends.
-    pub async fn complete_reset(&self, token: &str, new: String) -> Result<()> {
+    pub async fn complete_reset(&self, token: &str, new: String, from: IpAddr) -> Result<()> {
         let new = Password::parse("new_password", new)?;
+        self.limit_address(from)?;
+        // Only a live token is worth the hashing work (which is bounded and shared).
+        let hash = TokenHash::of(token);
+        if !self.store.reset_is_live(&hash, now_ms()).await? {
+            return Err(Error::InvalidToken);
+        }
         let digest = self.hasher.hash(new.into_inner()).await;
-        self.store
-            .complete_reset(&TokenHash::of(token), now_ms(), &digest.0)
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        self.store.complete_reset(&hash, now_ms(), &digest.0).await?.ok_or(Error::InvalidToken)?;
         Ok(())
     }
 
     pub async fn update_profile(&self, caller: &Caller, display_name: &str) -> Result<AccountRow> {
         let name = DisplayName::parse("display_name", display_name)?;
         self.store.set_display_name(caller.id(), &name).await?;
-        Ok(AccountRow {
-            display_name: name.as_str().to_owned(),
-            ..caller.account.clone()
-        })
+        Ok(AccountRow { display_name: name.as_str().to_owned(), ..caller.account.clone() })
     }
 }
 

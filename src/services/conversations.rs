@@ -18,14 +18,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::crypto::random_id;
-use crate::domain::{
-    AccountId, ConversationId, ConversationKind, Invalid, Role, WorkspaceId, WorkspaceName, now_ms,
-};
+use crate::domain::{AccountId, ConversationId, ConversationKind, Invalid, Role, WorkspaceId, WorkspaceName, now_ms};
 use crate::services::membership::{Access, GroupAccess, MANAGERS, WRITERS};
 use crate::services::{Error, Membership, Result};
 use crate::store::{
-    ConversationRow, ConversationSummary, GroupRow, MessageRow, NewConversation, PersonRow, Store,
-    StoreError,
+    ConversationRow, ConversationSummary, GroupRow, MessageRow, NewConversation, PersonRow, Store, StoreError,
 };
 
 /// Most recipients one thread can be created with, or a group with.
@@ -45,8 +42,7 @@ pub struct Conversations {
 
 fn subject(raw: &str) -> Result<String> {
     let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 || trimmed.chars().any(char::is_control)
-    {
+    if trimmed.is_empty() || trimmed.chars().count() > 200 || trimmed.chars().any(char::is_control) {
         return Err(Invalid {
             field: "subject",
             message: "must be 1 to 200 characters without control characters".into(),
@@ -57,11 +53,7 @@ fn subject(raw: &str) -> Result<String> {
 }
 
 fn too_many(field: &'static str) -> Error {
-    Invalid {
-        field,
-        message: format!("at most {MAX_RECIPIENTS}"),
-    }
-    .into()
+    Invalid { field, message: format!("at most {MAX_RECIPIENTS}") }.into()
 }
 
 impl Conversations {
@@ -71,11 +63,7 @@ impl Conversations {
 
     /// `NotFound` unless the account exists. (Ids are random: this reveals nothing.)
     async fn require_account(&self, id: AccountId) -> Result<()> {
-        self.store
-            .account_by_id(id)
-            .await?
-            .map(|_| ())
-            .ok_or(Error::NotFound)
+        self.store.account_by_id(id).await?.map(|_| ()).ok_or(Error::NotFound)
     }
 
     // -------------------------------------------------------------------------------------
@@ -92,14 +80,7 @@ impl Conversations {
         if members.len() > MAX_RECIPIENTS {
             return Err(too_many("members"));
         }
-        self.membership
-            .require_role(
-                caller,
-                workspace,
-                WRITERS,
-                "only workspace members create groups",
-            )
-            .await?;
+        self.membership.require_role(caller, workspace, WRITERS, "only workspace members create groups").await?;
         let mut all: Vec<AccountId> = vec![caller];
         for m in members {
             if !all.contains(m) {
@@ -123,19 +104,12 @@ impl Conversations {
                 members: all.clone(),
             })
             .await?;
-        Ok(GroupRow {
-            group,
-            member_count: all.len() as i64,
-        })
+        Ok(GroupRow { group, member_count: all.len() as i64 })
     }
 
     /// Groups the caller may look at: all of the workspace's for its managers, the ones
     /// they belong to for everyone else. `(group, caller is a member)`.
-    pub async fn list_groups(
-        &self,
-        caller: AccountId,
-        workspace: WorkspaceId,
-    ) -> Result<Vec<(GroupRow, bool)>> {
+    pub async fn list_groups(&self, caller: AccountId, workspace: WorkspaceId) -> Result<Vec<(GroupRow, bool)>> {
         let role = self.membership.workspace_role(caller, workspace).await?;
         let mut out = Vec::new();
         for g in self.store.groups_of_workspace(workspace).await? {
@@ -150,13 +124,7 @@ impl Conversations {
     pub async fn group(&self, caller: AccountId, id: ConversationId) -> Result<(GroupRow, bool)> {
         let access = self.membership.group(caller, id).await?;
         let count = self.store.group_members(id).await?.len() as i64;
-        Ok((
-            GroupRow {
-                group: access.group,
-                member_count: count,
-            },
-            access.is_member,
-        ))
+        Ok((GroupRow { group: access.group, member_count: count }, access.is_member))
     }
 
     pub async fn update_group(
@@ -168,28 +136,23 @@ impl Conversations {
     ) -> Result<(GroupRow, bool)> {
         let name = name.map(|n| WorkspaceName::parse("name", n)).transpose()?;
         self.membership.group(caller, id).await?.require_manage()?;
-        self.store
-            .update_conversation(id, name.as_ref().map(|n| n.as_str()), archived)
-            .await?;
+        self.store.update_conversation(id, name.as_ref().map(|n| n.as_str()), archived).await?;
         self.group(caller, id).await
     }
 
-    pub async fn group_members(
-        &self,
-        caller: AccountId,
-        id: ConversationId,
-    ) -> Result<Vec<PersonRow>> {
+    pub async fn group_members(&self, caller: AccountId, id: ConversationId) -> Result<Vec<PersonRow>> {
         self.membership.group(caller, id).await?;
         Ok(self.store.group_members(id).await?)
     }
 
-    pub async fn add_group_member(
-        &self,
-        caller: AccountId,
-        id: ConversationId,
-        account: AccountId,
-    ) -> Result<()> {
-        self.membership.group(caller, id).await?.require_manage()?;
+    /// Adds an account to a group. Managers who are not in the group may add others but
+    /// not themselves: that would let an admin read threads they were never addressed.
+    pub async fn add_group_member(&self, caller: AccountId, id: ConversationId, account: AccountId) -> Result<()> {
+        let access = self.membership.group(caller, id).await?;
+        access.require_manage()?;
+        if account == caller && !access.is_member {
+            return Err(Error::Forbidden("ask a member of the group to add you"));
+        }
         self.require_account(account).await?;
         self.store.add_group_member(id, account, now_ms()).await?;
         Ok(())
@@ -198,12 +161,7 @@ impl Conversations {
     /// Removes `account` from the group; `account == caller` is leaving it. From the
     /// moment this returns, the account no longer sees anything it saw only through the
     /// group.
-    pub async fn remove_group_member(
-        &self,
-        caller: AccountId,
-        id: ConversationId,
-        account: AccountId,
-    ) -> Result<()> {
+    pub async fn remove_group_member(&self, caller: AccountId, id: ConversationId, account: AccountId) -> Result<()> {
         let access: GroupAccess = self.membership.group(caller, id).await?;
         if account != caller {
             access.require_manage()?;
@@ -219,12 +177,7 @@ impl Conversations {
 
     /// Checks that the caller may address a conversation to `group`: it belongs to the
     /// workspace and the caller is in it or manages the workspace.
-    async fn addressable_group(
-        &self,
-        caller: AccountId,
-        workspace: WorkspaceId,
-        group: ConversationId,
-    ) -> Result<()> {
+    async fn addressable_group(&self, caller: AccountId, workspace: WorkspaceId, group: ConversationId) -> Result<()> {
         let access = self.membership.group(caller, group).await?;
         if access.group.workspace_id != workspace {
             return Err(Error::NotFound);
@@ -247,20 +200,8 @@ impl Conversations {
         if accounts.len() > MAX_RECIPIENTS {
             return Err(too_many("accounts"));
         }
-        self.membership
-            .require_role(
-                caller,
-                workspace,
-                WRITERS,
-                "only workspace members start threads",
-            )
-            .await?;
-        let groups: Vec<ConversationId> = groups
-            .iter()
-            .copied()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        self.membership.require_role(caller, workspace, WRITERS, "only workspace members start threads").await?;
+        let groups: Vec<ConversationId> = groups.iter().copied().collect::<HashSet<_>>().into_iter().collect();
         for g in &groups {
             self.addressable_group(caller, workspace, *g).await?;
         }
@@ -297,22 +238,12 @@ impl Conversations {
         other: AccountId,
     ) -> Result<ConversationRow> {
         if other == caller {
-            return Err(Invalid {
-                field: "account_id",
-                message: "cannot be yourself".into(),
-            }
-            .into());
+            return Err(Invalid { field: "account_id", message: "cannot be yourself".into() }.into());
         }
         let my_role = self.store.member_role(workspace, caller).await?;
         let their_role = self.store.member_role(workspace, other).await?;
         let contacts = || async {
-            Ok::<bool, Error>(
-                self.store
-                    .contacts(caller, Some(workspace))
-                    .await?
-                    .iter()
-                    .any(|(id, _)| *id == other),
-            )
+            Ok::<bool, Error>(self.store.contacts(caller, Some(workspace)).await?.iter().any(|(id, _)| *id == other))
         };
         match my_role {
             Some(Role::Lite) => return Err(Error::ReadOnly),
@@ -323,11 +254,7 @@ impl Conversations {
             None if contacts().await? => {}
             _ => return Err(Error::NotFound),
         }
-        let (low, high) = if caller < other {
-            (caller, other)
-        } else {
-            (other, caller)
-        };
+        let (low, high) = if caller < other { (caller, other) } else { (other, caller) };
         let key = format!("{workspace}:{low}:{high}");
         if let Some(existing) = self.store.direct_conversation(&key).await? {
             return Ok(existing);
@@ -350,11 +277,7 @@ impl Conversations {
         match created {
             Ok(row) => Ok(row),
             // Both opened it at once: the other call created it.
-            Err(StoreError::AlreadyExists) => self
-                .store
-                .direct_conversation(&key)
-                .await?
-                .ok_or(Error::NotFound),
+            Err(StoreError::AlreadyExists) => self.store.direct_conversation(&key).await?.ok_or(Error::NotFound),
             Err(e) => Err(e.into()),
         }
     }
@@ -362,9 +285,7 @@ impl Conversations {
     async fn thread(&self, caller: AccountId, id: ConversationId) -> Result<Access> {
         let access = self.membership.conversation(caller, id).await?;
         if access.conversation.kind != ConversationKind::Thread {
-            return Err(Error::Forbidden(
-                "only threads have a subject and recipients to change",
-            ));
+            return Err(Error::Forbidden("only threads have a subject and recipients to change"));
         }
         Ok(access)
     }
@@ -378,24 +299,16 @@ impl Conversations {
     ) -> Result<()> {
         let title = subject_raw.map(subject).transpose()?;
         self.thread(caller, id).await?.require_manage_thread()?;
-        self.store
-            .update_conversation(id, title.as_deref(), locked)
-            .await?;
+        self.store.update_conversation(id, title.as_deref(), locked).await?;
         Ok(())
     }
 
-    pub async fn add_recipient(
-        &self,
-        caller: AccountId,
-        id: ConversationId,
-        recipient: Recipient,
-    ) -> Result<()> {
+    pub async fn add_recipient(&self, caller: AccountId, id: ConversationId, recipient: Recipient) -> Result<()> {
         let access = self.thread(caller, id).await?;
         access.require_manage_thread()?;
         match recipient {
             Recipient::Group(group) => {
-                self.addressable_group(caller, access.conversation.workspace_id, group)
-                    .await?;
+                self.addressable_group(caller, access.conversation.workspace_id, group).await?;
                 self.store.add_conversation_group(id, group).await?;
             }
             Recipient::Account(account) => {
@@ -408,17 +321,10 @@ impl Conversations {
 
     /// Takes a group or an account off a thread. Anyone may take themselves off; access
     /// that remains through another path (a group) stays.
-    pub async fn remove_recipient(
-        &self,
-        caller: AccountId,
-        id: ConversationId,
-        recipient: Recipient,
-    ) -> Result<()> {
+    pub async fn remove_recipient(&self, caller: AccountId, id: ConversationId, recipient: Recipient) -> Result<()> {
         let access = self.thread(caller, id).await?;
         let removed = match recipient {
-            Recipient::Account(account) if account == caller => {
-                self.store.remove_participant(id, account).await?
-            }
+            Recipient::Account(account) if account == caller => self.store.remove_participant(id, account).await?,
             Recipient::Account(account) => {
                 access.require_manage_thread()?;
                 self.store.remove_participant(id, account).await?
@@ -428,11 +334,7 @@ impl Conversations {
                 self.store.remove_conversation_group(id, group).await?
             }
         };
-        if removed {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
+        if removed { Ok(()) } else { Err(Error::NotFound) }
     }
 
     // -------------------------------------------------------------------------------------
@@ -440,10 +342,7 @@ impl Conversations {
 
     /// The caller's conversations with their reading state, newest activity first, and
     /// the newest message of each.
-    pub async fn list(
-        &self,
-        caller: AccountId,
-    ) -> Result<(Vec<ConversationSummary>, Vec<MessageRow>)> {
+    pub async fn list(&self, caller: AccountId) -> Result<(Vec<ConversationSummary>, Vec<MessageRow>)> {
         let summaries = self.store.visible_conversations(caller).await?;
         let ids: Vec<ConversationId> = summaries.iter().map(|s| s.conversation.id).collect();
         let last = self.store.last_messages(&ids).await?;
@@ -457,11 +356,7 @@ impl Conversations {
         id: ConversationId,
     ) -> Result<(ConversationSummary, Option<MessageRow>)> {
         self.membership.conversation(caller, id).await?;
-        let summary = self
-            .store
-            .conversation_summary(caller, id)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let summary = self.store.conversation_summary(caller, id).await?.ok_or(Error::NotFound)?;
         let last = self.store.last_messages(&[id]).await?.into_iter().next();
         Ok((summary, last))
     }
@@ -474,17 +369,31 @@ impl Conversations {
         id: ConversationId,
     ) -> Result<(Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>)> {
         let access = self.membership.conversation(caller, id).await?;
-        let (participants, groups) = self.store.audience(id).await?;
+        let (mut participants, groups) = self.store.audience(id).await?;
         // A group's chat lists its members as participants; its one group is itself.
         if access.conversation.kind == ConversationKind::Group {
-            let members = groups
-                .into_iter()
-                .next()
-                .map(|(_, m)| m)
-                .unwrap_or_default();
+            let members = groups.into_iter().next().map(|(_, m)| m).unwrap_or_default();
             return Ok((members, vec![]));
         }
-        Ok((participants, groups))
+        if access.role.is_some() {
+            return Ok((participants, groups));
+        }
+        // A guest never learns the names of the workspace's groups it is not in: the people
+        // those groups bring are shown as participants.
+        let mut shown = Vec::new();
+        for (group, members) in groups {
+            if members.iter().any(|m| m.account_id == caller) {
+                shown.push((group, members));
+            } else {
+                for m in members {
+                    if !participants.iter().any(|p| p.account_id == m.account_id) {
+                        participants.push(m);
+                    }
+                }
+            }
+        }
+        participants.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.account_id.cmp(&b.account_id)));
+        Ok((participants, shown))
     }
 
     pub async fn contacts(&self, caller: AccountId) -> Result<Vec<(AccountId, String)>> {
@@ -495,9 +404,7 @@ impl Conversations {
     /// with them (or is them); `NotFound` otherwise.
     pub async fn profile(&self, caller: AccountId, id: AccountId) -> Result<(AccountId, String)> {
         let account = self.store.account_by_id(id).await?.ok_or(Error::NotFound)?;
-        let visible = id == caller
-            || self.shares_workspace(caller, id).await?
-            || self.is_contact(caller, id).await?;
+        let visible = id == caller || self.shares_workspace(caller, id).await? || self.is_contact(caller, id).await?;
         if !visible {
             return Err(Error::NotFound);
         }
@@ -514,11 +421,6 @@ impl Conversations {
     }
 
     async fn is_contact(&self, a: AccountId, b: AccountId) -> Result<bool> {
-        Ok(self
-            .store
-            .contacts(a, None)
-            .await?
-            .iter()
-            .any(|(id, _)| *id == b))
+        Ok(self.store.contacts(a, None).await?.iter().any(|(id, _)| *id == b))
     }
 }

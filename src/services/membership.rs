@@ -62,9 +62,7 @@ impl Access {
         match self.role {
             Some(Role::Lite) => Err(Error::ReadOnly),
             Some(_) => Ok(()),
-            None => Err(Error::Forbidden(
-                "guests cannot change who a conversation includes",
-            )),
+            None => Err(Error::Forbidden("guests cannot change who a conversation includes")),
         }
     }
 }
@@ -84,9 +82,7 @@ impl GroupAccess {
             Some(r) if MANAGERS.contains(&r) => Ok(()),
             Some(Role::Member) if self.is_member => Ok(()),
             Some(Role::Lite) => Err(Error::ReadOnly),
-            _ => Err(Error::Forbidden(
-                "only the workspace's managers and the group's members manage a group",
-            )),
+            _ => Err(Error::Forbidden("only the workspace's managers and the group's members manage a group")),
         }
     }
 }
@@ -99,10 +95,7 @@ impl Membership {
     /// The caller's role in the workspace, or `NotFound` if they are not a member (or it
     /// does not exist: the two are indistinguishable).
     pub async fn workspace_role(&self, caller: AccountId, workspace: WorkspaceId) -> Result<Role> {
-        self.store
-            .member_role(workspace, caller)
-            .await?
-            .ok_or(Error::NotFound)
+        self.store.member_role(workspace, caller).await?.ok_or(Error::NotFound)
     }
 
     /// Like [`Membership::workspace_role`], but also requires one of `allowed`; a member
@@ -136,20 +129,13 @@ impl Membership {
             return Err(Error::NotFound);
         }
         let conversation = self.store.conversation(id).await?.ok_or(Error::NotFound)?;
-        let role = self
-            .store
-            .member_role(conversation.workspace_id, caller)
-            .await?;
+        let role = self.store.member_role(conversation.workspace_id, caller).await?;
         Ok(Access { conversation, role })
     }
 
     /// The group, if the caller is in it or manages its workspace; `NotFound` otherwise.
     pub async fn group(&self, caller: AccountId, id: ConversationId) -> Result<GroupAccess> {
-        let group = self
-            .store
-            .conversation(id)
-            .await?
-            .filter(|c| c.kind == ConversationKind::Group);
+        let group = self.store.conversation(id).await?.filter(|c| c.kind == ConversationKind::Group);
         let Some(group) = group else {
             return Err(Error::NotFound);
         };
@@ -159,10 +145,6 @@ impl Membership {
         if !is_member && !manages {
             return Err(Error::NotFound);
         }
-        Ok(GroupAccess {
-            group,
-            role,
-            is_member,
-        })
+        Ok(GroupAccess { group, role, is_member })
     }
 }

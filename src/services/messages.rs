@@ -47,21 +47,12 @@ pub struct Messages {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Invalid {
-        field,
-        message: message.into(),
-    }
-    .into()
+    Invalid { field, message: message.into() }.into()
 }
 
 /// An emoji (or short reaction name): 1 to 32 bytes, no white space or control characters.
 fn check_emoji(emoji: &str) -> Result<()> {
-    if emoji.is_empty()
-        || emoji.len() > 32
-        || emoji
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-    {
+    if emoji.is_empty() || emoji.len() > 32 || emoji.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
         return Err(invalid("emoji", "must be 1 to 32 bytes without spaces"));
     }
     Ok(())
@@ -69,11 +60,7 @@ fn check_emoji(emoji: &str) -> Result<()> {
 
 impl Messages {
     pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>) -> Messages {
-        Messages {
-            store,
-            membership,
-            max_body_bytes: config.messages.max_body_bytes,
-        }
+        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes }
     }
 
     fn check_body(&self, body: &str) -> Result<()> {
@@ -81,10 +68,7 @@ impl Messages {
             return Err(invalid("body", "is empty"));
         }
         if body.len() > self.max_body_bytes {
-            return Err(invalid(
-                "body",
-                format!("is longer than {} bytes", self.max_body_bytes),
-            ));
+            return Err(invalid("body", format!("is longer than {} bytes", self.max_body_bytes)));
         }
         Ok(())
     }
@@ -110,6 +94,12 @@ impl Messages {
             return Err(invalid("mentions", format!("at most {MAX_MENTIONS}")));
         }
         let access = self.membership.conversation(caller, conversation).await?;
+        // A resend is answered with the original, whatever changed since (a close, a role).
+        if let Some(id) = &client_id
+            && let Some(existing) = self.store.message_by_client_id(conversation, caller, id).await?
+        {
+            return if existing.body == body { Ok((existing, false)) } else { Err(Error::ClientIdReused) };
+        }
         access.require_write()?;
         if let Some(target) = reply_to
             && !(1..=access.conversation.last_seq).contains(&target)
@@ -122,10 +112,7 @@ impl Messages {
                 continue;
             }
             if !self.membership.can_see(m, conversation).await? {
-                return Err(invalid(
-                    "mentions",
-                    format!("{m} cannot see this conversation"),
-                ));
+                return Err(invalid("mentions", format!("{m} cannot see this conversation")));
             }
             unique.push(m);
         }
@@ -149,35 +136,18 @@ impl Messages {
         }
     }
 
-    pub async fn history(
-        &self,
-        caller: AccountId,
-        conversation: ConversationId,
-        q: HistoryQuery,
-    ) -> Result<Page> {
-        let anchors = [q.before, q.after, q.around]
-            .iter()
-            .filter(|a| a.is_some())
-            .count();
+    pub async fn history(&self, caller: AccountId, conversation: ConversationId, q: HistoryQuery) -> Result<Page> {
+        let anchors = [q.before, q.after, q.around].iter().filter(|a| a.is_some()).count();
         if anchors > 1 {
-            return Err(invalid(
-                "before",
-                "give at most one of before, after and around",
-            ));
+            return Err(invalid("before", "give at most one of before, after and around"));
         }
         let limit = q.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
+            return Err(invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
         }
-        if [q.before, q.after, q.around]
-            .iter()
-            .flatten()
-            .any(|s| *s < 0)
-        {
-            return Err(invalid("before", "sequences are positive"));
+        // Sequences fit far below this; refusing larger anchors keeps the arithmetic safe.
+        if [q.before, q.after, q.around].iter().flatten().any(|s| !(0..=i64::MAX / 4).contains(s)) {
+            return Err(invalid("before", "a sequence is a number from 0 to 2^61"));
         }
         let access = self.membership.conversation(caller, conversation).await?;
         let last = access.conversation.last_seq;
@@ -192,11 +162,7 @@ impl Messages {
             }
             _ => ((last - limit + 1).max(1), last),
         };
-        let messages = if from <= to {
-            self.store.messages(conversation, from, to).await?
-        } else {
-            vec![]
-        };
+        let messages = if from <= to { self.store.messages(conversation, from, to).await? } else { vec![] };
         let extras = if messages.is_empty() {
             MessageExtras::default()
         } else {
@@ -206,49 +172,20 @@ impl Messages {
             (Some(first), Some(last_row)) => (first.seq > 1, last_row.seq < last),
             _ => (from > 1 && last > 0, to < last),
         };
-        Ok(Page {
-            messages,
-            extras,
-            has_before,
-            has_after,
-        })
+        Ok(Page { messages, extras, has_before, has_after })
     }
 
-    pub async fn get(
-        &self,
-        caller: AccountId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> Result<Page> {
+    pub async fn get(&self, caller: AccountId, conversation: ConversationId, seq: i64) -> Result<Page> {
         self.membership.conversation(caller, conversation).await?;
-        let message = self
-            .store
-            .message(conversation, seq)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let message = self.store.message(conversation, seq).await?.ok_or(Error::NotFound)?;
         let extras = self.store.extras(conversation, seq, seq).await?;
-        Ok(Page {
-            messages: vec![message],
-            extras,
-            has_before: false,
-            has_after: false,
-        })
+        Ok(Page { messages: vec![message], extras, has_before: false, has_after: false })
     }
 
-    pub async fn edit(
-        &self,
-        caller: AccountId,
-        conversation: ConversationId,
-        seq: i64,
-        body: String,
-    ) -> Result<Page> {
+    pub async fn edit(&self, caller: AccountId, conversation: ConversationId, seq: i64, body: String) -> Result<Page> {
         self.check_body(&body)?;
         let access = self.membership.conversation(caller, conversation).await?;
-        let message = self
-            .store
-            .message(conversation, seq)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let message = self.store.message(conversation, seq).await?.ok_or(Error::NotFound)?;
         access.require_write()?;
         if message.author.account_id != caller {
             return Err(Error::Forbidden("only the author edits a message"));
@@ -256,40 +193,25 @@ impl Messages {
         if message.deleted_at.is_some() {
             return Err(Error::NotFound);
         }
-        self.store
-            .edit_message(conversation, seq, &body, now_ms())
-            .await?;
+        self.store.edit_message(conversation, seq, &body, now_ms()).await?;
         self.get(caller, conversation, seq).await
     }
 
-    pub async fn delete(
-        &self,
-        caller: AccountId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> Result<()> {
+    pub async fn delete(&self, caller: AccountId, conversation: ConversationId, seq: i64) -> Result<()> {
         let access = self.membership.conversation(caller, conversation).await?;
-        let message = self
-            .store
-            .message(conversation, seq)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let message = self.store.message(conversation, seq).await?.ok_or(Error::NotFound)?;
         if access.moderates() {
             // Moderators remove messages even from closed conversations.
         } else {
             access.require_write()?;
             if message.author.account_id != caller {
-                return Err(Error::Forbidden(
-                    "only the author or a manager deletes a message",
-                ));
+                return Err(Error::Forbidden("only the author or a manager deletes a message"));
             }
         }
         if message.deleted_at.is_some() {
             return Err(Error::NotFound);
         }
-        self.store
-            .delete_message(conversation, seq, now_ms())
-            .await?;
+        self.store.delete_message(conversation, seq, now_ms()).await?;
         Ok(())
     }
 
@@ -304,24 +226,14 @@ impl Messages {
     ) -> Result<()> {
         check_emoji(emoji)?;
         let access = self.membership.conversation(caller, conversation).await?;
-        let message = self
-            .store
-            .message(conversation, seq)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let message = self.store.message(conversation, seq).await?.ok_or(Error::NotFound)?;
         access.require_write()?;
         if message.deleted_at.is_some() {
             return Err(Error::NotFound);
         }
         if add {
-            self.store
-                .add_reaction(message.id, caller, emoji, now_ms())
-                .await?;
-        } else if !self
-            .store
-            .remove_reaction(message.id, caller, emoji)
-            .await?
-        {
+            self.store.add_reaction(message.id, caller, emoji, now_ms()).await?;
+        } else if !self.store.remove_reaction(message.id, caller, emoji).await? {
             return Err(Error::NotFound);
         }
         Ok(())
@@ -329,12 +241,7 @@ impl Messages {
 
     /// Moves the caller's read marker forward to `seq` (at most the newest message).
     /// Reading changes nothing anyone else sees, so `lite` users may.
-    pub async fn mark_read(
-        &self,
-        caller: AccountId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> Result<i64> {
+    pub async fn mark_read(&self, caller: AccountId, conversation: ConversationId, seq: i64) -> Result<i64> {
         if seq < 0 {
             return Err(invalid("seq", "must not be negative"));
         }
@@ -351,46 +258,27 @@ impl Messages {
         workspace: Option<WorkspaceId>,
         limit: Option<i64>,
     ) -> Result<Vec<(MessageRow, MessageExtras, WorkspaceId)>> {
-        let terms: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|t| !t.is_empty())
-            .map(|t| t.to_lowercase())
-            .collect();
+        let terms: Vec<String> =
+            query.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(|t| t.to_lowercase()).collect();
         if terms.is_empty() || query.len() > 256 {
-            return Err(invalid(
-                "q",
-                "give 1 to 256 characters with at least one word",
-            ));
+            return Err(invalid("q", "give 1 to 256 characters with at least one word"));
         }
         if terms.len() > MAX_SEARCH_TERMS || terms.iter().any(|t| t.chars().count() > 64) {
-            return Err(invalid(
-                "q",
-                format!("at most {MAX_SEARCH_TERMS} words of at most 64 characters"),
-            ));
+            return Err(invalid("q", format!("at most {MAX_SEARCH_TERMS} words of at most 64 characters")));
         }
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
+            return Err(invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
         }
         let hits = self.store.search(caller, &terms, workspace, limit).await?;
         let mut workspaces = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
-            let extras = self
-                .store
-                .extras(hit.conversation_id, hit.seq, hit.seq)
-                .await?;
+            let extras = self.store.extras(hit.conversation_id, hit.seq, hit.seq).await?;
             let ws = match workspaces.get(&hit.conversation_id) {
                 Some(ws) => *ws,
                 None => {
-                    let conversation = self
-                        .store
-                        .conversation(hit.conversation_id)
-                        .await?
-                        .ok_or(Error::NotFound)?;
+                    let conversation = self.store.conversation(hit.conversation_id).await?.ok_or(Error::NotFound)?;
                     workspaces.insert(hit.conversation_id, conversation.workspace_id);
                     conversation.workspace_id
                 }

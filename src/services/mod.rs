@@ -63,13 +63,9 @@ impl From<StoreError> for Error {
             StoreError::NotFound => Error::NotFound,
             StoreError::AlreadyExists => Error::Conflict("already a member of this workspace"),
             StoreError::SeatLimitReached => Error::SeatLimitReached,
-            StoreError::SeatLimitBelowUsed => {
-                Error::Conflict("the seat limit is below the seats already taken")
-            }
+            StoreError::SeatLimitBelowUsed => Error::Conflict("the seat limit is below the seats already taken"),
             StoreError::LastOwner => Error::LastOwner,
-            StoreError::OwnerProtected => {
-                Error::Forbidden("only an owner may grant, change or remove the owner role")
-            }
+            StoreError::OwnerProtected => Error::Forbidden("only an owner may grant, change or remove the owner role"),
             other => Error::Internal(other),
         }
     }

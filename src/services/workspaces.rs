@@ -24,24 +24,14 @@ pub struct Workspaces {
 
 impl Workspaces {
     pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>) -> Workspaces {
-        Workspaces {
-            store,
-            membership,
-            default_seat_limit: config.workspaces.default_seat_limit,
-        }
+        Workspaces { store, membership, default_seat_limit: config.workspaces.default_seat_limit }
     }
 
     pub async fn create(&self, caller: AccountId, name: &str) -> Result<(WorkspaceRow, Role)> {
         let name = WorkspaceName::parse("name", name)?;
         let row = self
             .store
-            .create_workspace(
-                WorkspaceId(random_id()),
-                &name,
-                caller,
-                self.default_seat_limit,
-                now_ms(),
-            )
+            .create_workspace(WorkspaceId(random_id()), &name, caller, self.default_seat_limit, now_ms())
             .await?;
         tracing::info!(workspace_id = %row.id, "workspace created");
         Ok((row, Role::Owner))
@@ -75,15 +65,8 @@ impl Workspaces {
             }
             .into());
         }
-        let role = self
-            .membership
-            .require_role(
-                caller,
-                id,
-                MANAGE_ROLES,
-                "only owners and admins change a workspace",
-            )
-            .await?;
+        let role =
+            self.membership.require_role(caller, id, MANAGE_ROLES, "only owners and admins change a workspace").await?;
         if seat_limit.is_some() && role != Role::Owner {
             return Err(Error::Forbidden("only owners change the seat limit"));
         }
@@ -96,66 +79,30 @@ impl Workspaces {
         self.get(caller, id).await
     }
 
-    /// The workspace's members, and its guests (people in its conversations who are not
-    /// members). Only members see this directory.
-    pub async fn members(
-        &self,
-        caller: AccountId,
-        id: WorkspaceId,
-    ) -> Result<(Vec<MemberRow>, Vec<PersonRow>)> {
+    /// The workspace's members, and the guests of the conversations the caller can see
+    /// (people in them who are not members). Only members see this directory.
+    pub async fn members(&self, caller: AccountId, id: WorkspaceId) -> Result<(Vec<MemberRow>, Vec<PersonRow>)> {
         self.membership.workspace_role(caller, id).await?;
-        Ok((
-            self.store.members(id).await?,
-            self.store.externals_of_workspace(id).await?,
-        ))
+        Ok((self.store.members(id).await?, self.store.externals_of_workspace(id, caller).await?))
     }
 
-    pub async fn change_role(
-        &self,
-        caller: AccountId,
-        id: WorkspaceId,
-        target: AccountId,
-        role: Role,
-    ) -> Result<()> {
-        let mine = self
-            .membership
-            .require_role(
-                caller,
-                id,
-                MANAGE_ROLES,
-                "only owners and admins change roles",
-            )
-            .await?;
-        self.store
-            .change_role(id, target, role, mine == Role::Owner)
-            .await?;
+    pub async fn change_role(&self, caller: AccountId, id: WorkspaceId, target: AccountId, role: Role) -> Result<()> {
+        let mine =
+            self.membership.require_role(caller, id, MANAGE_ROLES, "only owners and admins change roles").await?;
+        self.store.change_role(id, target, role, mine == Role::Owner).await?;
         tracing::info!(workspace_id = %id, account_id = %target, role = role.as_str(), "role changed");
         Ok(())
     }
 
     /// Removes `target` from the workspace; `target == caller` is leaving.
-    pub async fn remove_member(
-        &self,
-        caller: AccountId,
-        id: WorkspaceId,
-        target: AccountId,
-    ) -> Result<()> {
+    pub async fn remove_member(&self, caller: AccountId, id: WorkspaceId, target: AccountId) -> Result<()> {
         let mine = if caller == target {
             self.membership.workspace_role(caller, id).await?
         } else {
-            self.membership
-                .require_role(
-                    caller,
-                    id,
-                    MANAGE_ROLES,
-                    "only owners and admins remove people",
-                )
-                .await?
+            self.membership.require_role(caller, id, MANAGE_ROLES, "only owners and admins remove people").await?
         };
         let may_change_owner = mine == Role::Owner;
-        self.store
-            .remove_member(id, target, may_change_owner)
-            .await?;
+        self.store.remove_member(id, target, may_change_owner).await?;
         tracing::info!(workspace_id = %id, account_id = %target, "member removed");
         Ok(())
     }

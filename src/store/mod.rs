@@ -22,8 +22,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::config::{Backend, DatabaseConfig};
 use crate::crypto::TokenHash;
 use crate::domain::{
-    AccountId, ConversationId, ConversationKind, DisplayName, Email, MessageId, Role, WorkspaceId,
-    WorkspaceName,
+    AccountId, ConversationId, ConversationKind, DisplayName, Email, MessageId, Role, WorkspaceId, WorkspaceName,
 };
 
 mod postgres;
@@ -230,50 +229,25 @@ pub trait AccountStore: Send + Sync {
     /// Consumes a sign-up token (whatever its state) and, if it had not expired and its
     /// address has no account yet, creates the account, all in one transaction. Other
     /// pending sign-ups for the address are dropped. `None`: nothing was created.
-    async fn complete_signup(
-        &self,
-        token: &TokenHash,
-        now: i64,
-        new_id: AccountId,
-    ) -> Result<Option<AccountRow>>;
+    async fn complete_signup(&self, token: &TokenHash, now: i64, new_id: AccountId) -> Result<Option<AccountRow>>;
     async fn account_by_email(&self, email: &Email) -> Result<Option<AccountRow>>;
     async fn account_by_id(&self, id: AccountId) -> Result<Option<AccountRow>>;
     async fn set_display_name(&self, id: AccountId, name: &DisplayName) -> Result<()>;
     /// Replaces the password hash and deletes every session of the account but `keep`.
-    async fn set_password(
-        &self,
-        id: AccountId,
-        password_hash: &str,
-        keep: Option<&TokenHash>,
-    ) -> Result<()>;
+    async fn set_password(&self, id: AccountId, password_hash: &str, keep: Option<&TokenHash>) -> Result<()>;
 
-    async fn create_session(
-        &self,
-        token: &TokenHash,
-        account: AccountId,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()>;
+    async fn create_session(&self, token: &TokenHash, account: AccountId, now: i64, expires_at: i64) -> Result<()>;
     /// The account a live (unexpired) session belongs to.
     async fn session_account(&self, token: &TokenHash, now: i64) -> Result<Option<AccountRow>>;
     async fn delete_session(&self, token: &TokenHash) -> Result<()>;
     async fn delete_sessions(&self, account: AccountId) -> Result<()>;
 
-    async fn create_reset(
-        &self,
-        token: &TokenHash,
-        account: AccountId,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()>;
+    /// Whether a reset token is live (exists, unexpired); consumes nothing.
+    async fn reset_is_live(&self, token: &TokenHash, now: i64) -> Result<bool>;
+    async fn create_reset(&self, token: &TokenHash, account: AccountId, now: i64, expires_at: i64) -> Result<()>;
     /// Consumes a reset token; if it was live, sets the new password and deletes every
     /// session and every other reset token of the account, in one transaction.
-    async fn complete_reset(
-        &self,
-        token: &TokenHash,
-        now: i64,
-        password_hash: &str,
-    ) -> Result<Option<AccountId>>;
+    async fn complete_reset(&self, token: &TokenHash, now: i64, password_hash: &str) -> Result<Option<AccountId>>;
 }
 
 #[async_trait]
@@ -290,21 +264,14 @@ pub trait WorkspaceStore: Send + Sync {
     async fn workspace(&self, id: WorkspaceId) -> Result<Option<WorkspaceRow>>;
     /// Every workspace `account` is a member of, with its role there.
     async fn workspaces_of(&self, account: AccountId) -> Result<Vec<(WorkspaceRow, Role)>>;
-    async fn member_role(&self, workspace: WorkspaceId, account: AccountId)
-    -> Result<Option<Role>>;
+    async fn member_role(&self, workspace: WorkspaceId, account: AccountId) -> Result<Option<Role>>;
     async fn members(&self, workspace: WorkspaceId) -> Result<Vec<MemberRow>>;
     async fn rename_workspace(&self, workspace: WorkspaceId, name: &WorkspaceName) -> Result<()>;
     /// Fails with `SeatLimitBelowUsed` if fewer seats than are taken.
     async fn set_seat_limit(&self, workspace: WorkspaceId, limit: u32) -> Result<()>;
     /// Adds a member; `SeatLimitReached` if the role takes a seat and none is free,
     /// `AlreadyExists` if they are a member already.
-    async fn add_member(
-        &self,
-        workspace: WorkspaceId,
-        account: AccountId,
-        role: Role,
-        now: i64,
-    ) -> Result<()>;
+    async fn add_member(&self, workspace: WorkspaceId, account: AccountId, role: Role, now: i64) -> Result<()>;
     /// Changes a member's role, atomically checking the seat limit and that an owner
     /// remains. Unless `may_change_owner`, an owner's role cannot be changed and nobody
     /// can be made owner (`OwnerProtected`).
@@ -317,12 +284,7 @@ pub trait WorkspaceStore: Send + Sync {
     ) -> Result<()>;
     /// Removes a member, atomically checking that an owner remains. Unless
     /// `may_change_owner`, an owner cannot be removed (`OwnerProtected`).
-    async fn remove_member(
-        &self,
-        workspace: WorkspaceId,
-        account: AccountId,
-        may_change_owner: bool,
-    ) -> Result<()>;
+    async fn remove_member(&self, workspace: WorkspaceId, account: AccountId, may_change_owner: bool) -> Result<()>;
 }
 
 #[async_trait]
@@ -346,45 +308,18 @@ pub trait ConversationStore: Send + Sync {
     async fn create_conversation(&self, new: NewConversation) -> Result<ConversationRow>;
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationRow>>;
     async fn direct_conversation(&self, key: &str) -> Result<Option<ConversationRow>>;
-    async fn update_conversation(
-        &self,
-        id: ConversationId,
-        title: Option<&str>,
-        locked: Option<bool>,
-    ) -> Result<()>;
+    async fn update_conversation(&self, id: ConversationId, title: Option<&str>, locked: Option<bool>) -> Result<()>;
 
     async fn groups_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<GroupRow>>;
     async fn is_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool>;
     /// `false` if they were a member already.
-    async fn add_group_member(
-        &self,
-        group: ConversationId,
-        account: AccountId,
-        now: i64,
-    ) -> Result<bool>;
+    async fn add_group_member(&self, group: ConversationId, account: AccountId, now: i64) -> Result<bool>;
     /// `false` if they were not a member.
     async fn remove_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool>;
-    async fn add_conversation_group(
-        &self,
-        conversation: ConversationId,
-        group: ConversationId,
-    ) -> Result<bool>;
-    async fn remove_conversation_group(
-        &self,
-        conversation: ConversationId,
-        group: ConversationId,
-    ) -> Result<bool>;
-    async fn add_participant(
-        &self,
-        conversation: ConversationId,
-        account: AccountId,
-        now: i64,
-    ) -> Result<bool>;
-    async fn remove_participant(
-        &self,
-        conversation: ConversationId,
-        account: AccountId,
-    ) -> Result<bool>;
+    async fn add_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool>;
+    async fn remove_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool>;
+    async fn add_participant(&self, conversation: ConversationId, account: AccountId, now: i64) -> Result<bool>;
+    async fn remove_participant(&self, conversation: ConversationId, account: AccountId) -> Result<bool>;
 
     /// The access rule: a direct participant, or a member of a group the conversation is
     /// addressed to.
@@ -392,28 +327,20 @@ pub trait ConversationStore: Send + Sync {
     /// Every conversation `account` can see, with its reading state, newest first.
     async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>>;
     /// One conversation with `account`'s reading state, if `account` can see it.
-    async fn conversation_summary(
-        &self,
-        account: AccountId,
-        id: ConversationId,
-    ) -> Result<Option<ConversationSummary>>;
+    async fn conversation_summary(&self, account: AccountId, id: ConversationId)
+    -> Result<Option<ConversationSummary>>;
     /// Accounts in a conversation of the workspace (directly or through a group) that are
     /// not members of it: its guests.
-    async fn externals_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<PersonRow>>;
+    /// Among them, only those in a conversation `viewer` can see.
+    async fn externals_of_workspace(&self, workspace: WorkspaceId, viewer: AccountId) -> Result<Vec<PersonRow>>;
     /// Direct participants and, per group the conversation is addressed to, its members.
-    async fn audience(
-        &self,
-        conversation: ConversationId,
-    ) -> Result<(Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>)>;
+    async fn audience(&self, conversation: ConversationId)
+    -> Result<(Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>)>;
     /// Members of a group, seen from its workspace.
     async fn group_members(&self, group: ConversationId) -> Result<Vec<PersonRow>>;
     /// Accounts sharing at least one conversation with `account` (optionally in one
     /// workspace), itself excluded.
-    async fn contacts(
-        &self,
-        account: AccountId,
-        workspace: Option<WorkspaceId>,
-    ) -> Result<Vec<(AccountId, String)>>;
+    async fn contacts(&self, account: AccountId, workspace: Option<WorkspaceId>) -> Result<Vec<(AccountId, String)>>;
 }
 
 /// Messages, their sequence, reactions, mentions and read markers.
@@ -423,50 +350,25 @@ pub trait MessageStore: Send + Sync {
     /// transaction (`Locked` if the conversation is read-only).
     async fn post_message(&self, new: NewMessage) -> Result<Posted>;
     async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>>;
-    /// Messages with `from <= seq <= to`, in order.
-    async fn messages(
+    /// The message `author` posted here with `client_id`, if any.
+    async fn message_by_client_id(
         &self,
         conversation: ConversationId,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<MessageRow>>;
+        author: AccountId,
+        client_id: &str,
+    ) -> Result<Option<MessageRow>>;
+    /// Messages with `from <= seq <= to`, in order.
+    async fn messages(&self, conversation: ConversationId, from: i64, to: i64) -> Result<Vec<MessageRow>>;
     /// Newest non-deleted message of each conversation.
     async fn last_messages(&self, conversations: &[ConversationId]) -> Result<Vec<MessageRow>>;
-    async fn extras(
-        &self,
-        conversation: ConversationId,
-        from: i64,
-        to: i64,
-    ) -> Result<MessageExtras>;
-    async fn edit_message(
-        &self,
-        conversation: ConversationId,
-        seq: i64,
-        body: &str,
-        now: i64,
-    ) -> Result<()>;
+    async fn extras(&self, conversation: ConversationId, from: i64, to: i64) -> Result<MessageExtras>;
+    async fn edit_message(&self, conversation: ConversationId, seq: i64, body: &str, now: i64) -> Result<()>;
     async fn delete_message(&self, conversation: ConversationId, seq: i64, now: i64) -> Result<()>;
     /// `false` if it was there already.
-    async fn add_reaction(
-        &self,
-        message: MessageId,
-        account: AccountId,
-        emoji: &str,
-        now: i64,
-    ) -> Result<bool>;
-    async fn remove_reaction(
-        &self,
-        message: MessageId,
-        account: AccountId,
-        emoji: &str,
-    ) -> Result<bool>;
+    async fn add_reaction(&self, message: MessageId, account: AccountId, emoji: &str, now: i64) -> Result<bool>;
+    async fn remove_reaction(&self, message: MessageId, account: AccountId, emoji: &str) -> Result<bool>;
     /// Moves the read marker forward (never back); returns where it is.
-    async fn mark_read(
-        &self,
-        account: AccountId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> Result<i64>;
+    async fn mark_read(&self, account: AccountId, conversation: ConversationId, seq: i64) -> Result<i64>;
 }
 
 /// Full-text search: the one part of messages whose SQL differs per backend (FTS5 on
@@ -486,9 +388,7 @@ pub trait SearchStore: Send + Sync {
 
 /// Everything durable. One value of it per process, shared by the services.
 #[async_trait]
-pub trait Store:
-    AccountStore + WorkspaceStore + MailStore + ConversationStore + MessageStore + SearchStore
-{
+pub trait Store: AccountStore + WorkspaceStore + MailStore + ConversationStore + MessageStore + SearchStore {
     fn backend(&self) -> Backend;
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
@@ -498,11 +398,7 @@ pub trait Store:
 }
 
 /// Opens the database the configuration names, applying migrations if `migrate`.
-pub async fn connect(
-    config: &DatabaseConfig,
-    backend: Backend,
-    migrate: bool,
-) -> Result<Arc<dyn Store>> {
+pub async fn connect(config: &DatabaseConfig, backend: Backend, migrate: bool) -> Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match backend {
         Backend::Sqlite => Arc::new(SqliteStore::connect(config).await?),
         Backend::Postgres => Arc::new(PgStore::connect(config).await?),
@@ -520,9 +416,7 @@ pub async fn connect(
 struct Embedded(Vec<Migration>);
 
 impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
         Box::pin(async move { Ok(self.0) })
     }
 }
@@ -532,28 +426,12 @@ impl<'s> MigrationSource<'s> for Embedded {
 pub fn migration_files(backend: Backend) -> &'static [(i64, &'static str, &'static str)] {
     match backend {
         Backend::Sqlite => &[
-            (
-                1,
-                "init",
-                include_str!("../../migrations/sqlite/0001_init.sql"),
-            ),
-            (
-                2,
-                "conversations",
-                include_str!("../../migrations/sqlite/0002_conversations.sql"),
-            ),
+            (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+            (2, "conversations", include_str!("../../migrations/sqlite/0002_conversations.sql")),
         ],
         Backend::Postgres => &[
-            (
-                1,
-                "init",
-                include_str!("../../migrations/postgres/0001_init.sql"),
-            ),
-            (
-                2,
-                "conversations",
-                include_str!("../../migrations/postgres/0002_conversations.sql"),
-            ),
+            (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+            (2, "conversations", include_str!("../../migrations/postgres/0002_conversations.sql")),
         ],
     }
 }
@@ -562,28 +440,17 @@ async fn migrator(backend: Backend) -> Result<Migrator> {
     let migrations = migration_files(backend)
         .iter()
         .map(|&(version, description, sql)| {
-            Migration::new(
-                version,
-                Cow::Borrowed(description),
-                MigrationType::Simple,
-                Cow::Borrowed(sql),
-                false,
-            )
+            Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
         })
         .collect();
     Ok(Migrator::new(Embedded(migrations)).await?)
 }
 
 fn parse_kind(raw: &str) -> Result<ConversationKind> {
-    ConversationKind::parse(raw).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(
-            format!("unknown conversation kind {raw:?}").into(),
-        ))
-    })
+    ConversationKind::parse(raw)
+        .ok_or_else(|| StoreError::Database(sqlx::Error::Decode(format!("unknown conversation kind {raw:?}").into())))
 }
 
 fn parse_role(raw: &str) -> Result<Role> {
-    Role::parse(raw).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("unknown role {raw:?}").into()))
-    })
+    Role::parse(raw).ok_or_else(|| StoreError::Database(sqlx::Error::Decode(format!("unknown role {raw:?}").into())))
 }

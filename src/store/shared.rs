@@ -13,14 +13,11 @@ use sqlx::{Row, Transaction};
 
 use super::{Db, ThisStore};
 use crate::crypto::TokenHash;
-use crate::domain::{
-    AccountId, ConversationId, DisplayName, Email, MessageId, Role, WorkspaceId, WorkspaceName,
-};
+use crate::domain::{AccountId, ConversationId, DisplayName, Email, MessageId, Role, WorkspaceId, WorkspaceName};
 use crate::store::{
-    AccountRow, AccountStore, ConversationRow, ConversationStore, ConversationSummary, GroupRow,
-    MailRow, MailStore, MemberRow, MessageExtras, MessageRow, MessageStore, NewConversation,
-    NewMail, NewMessage, NewSignup, PersonRow, Posted, Result, StoreError, WorkspaceRow,
-    WorkspaceStore, parse_kind, parse_role,
+    AccountRow, AccountStore, ConversationRow, ConversationStore, ConversationSummary, GroupRow, MailRow, MailStore,
+    MemberRow, MessageExtras, MessageRow, MessageStore, NewConversation, NewMail, NewMessage, NewSignup, PersonRow,
+    Posted, Result, StoreError, WorkspaceRow, WorkspaceStore, parse_kind, parse_role,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -57,55 +54,47 @@ async fn lock_workspace(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result
         .bind(id.0)
         .execute(&mut **tx)
         .await?;
-    if done.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Takes the row locks of the conversations matching `condition` (on `$1`): a removal
+/// holds them so that a concurrent post either commits before it or sees the removal.
+async fn lock_conversations(tx: &mut Transaction<'_, Db>, condition: &str, value: i64) -> Result<()> {
+    sqlx::query(&format!("UPDATE conversations SET last_seq = last_seq WHERE {condition}"))
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn seats_used(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM workspace_members WHERE workspace_id = $1 AND role <> 'lite'",
-    )
-    .bind(id.0)
-    .fetch_one(&mut **tx)
-    .await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM workspace_members WHERE workspace_id = $1 AND role <> 'lite'")
+        .bind(id.0)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(row.try_get("n")?)
 }
 
 async fn seat_limit(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result<i64> {
-    let row = sqlx::query("SELECT seat_limit FROM workspaces WHERE id = $1")
-        .bind(id.0)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query("SELECT seat_limit FROM workspaces WHERE id = $1").bind(id.0).fetch_one(&mut **tx).await?;
     Ok(row.try_get("seat_limit")?)
 }
 
 async fn owners(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM workspace_members WHERE workspace_id = $1 AND role = 'owner'",
-    )
-    .bind(id.0)
-    .fetch_one(&mut **tx)
-    .await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM workspace_members WHERE workspace_id = $1 AND role = 'owner'")
+        .bind(id.0)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(row.try_get("n")?)
 }
 
-async fn role_in(
-    tx: &mut Transaction<'_, Db>,
-    ws: WorkspaceId,
-    account: AccountId,
-) -> Result<Option<Role>> {
-    let row = sqlx::query(
-        "SELECT role FROM workspace_members WHERE workspace_id = $1 AND account_id = $2",
-    )
-    .bind(ws.0)
-    .bind(account.0)
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(|r| parse_role(&r.try_get::<String, _>("role")?))
-        .transpose()
+async fn role_in(tx: &mut Transaction<'_, Db>, ws: WorkspaceId, account: AccountId) -> Result<Option<Role>> {
+    let row = sqlx::query("SELECT role FROM workspace_members WHERE workspace_id = $1 AND account_id = $2")
+        .bind(ws.0)
+        .bind(account.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| parse_role(&r.try_get::<String, _>("role")?)).transpose()
 }
 
 #[async_trait]
@@ -126,12 +115,7 @@ impl AccountStore for ThisStore {
         Ok(())
     }
 
-    async fn complete_signup(
-        &self,
-        token: &TokenHash,
-        now: i64,
-        new_id: AccountId,
-    ) -> Result<Option<AccountRow>> {
+    async fn complete_signup(&self, token: &TokenHash, now: i64, new_id: AccountId) -> Result<Option<AccountRow>> {
         let mut tx = self.writer().begin().await?;
         let Some(signup) = sqlx::query(
             "DELETE FROM signups WHERE token_hash = $1 RETURNING email, display_name, password_hash, expires_at",
@@ -162,38 +146,29 @@ impl AccountStore for ThisStore {
             tx.commit().await?;
             return Ok(None);
         }
-        sqlx::query("DELETE FROM signups WHERE email = $1")
-            .bind(&email)
-            .execute(&mut *tx)
+        sqlx::query("DELETE FROM signups WHERE email = $1").bind(&email).execute(&mut *tx).await?;
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"))
+            .bind(new_id.0)
+            .fetch_one(&mut *tx)
             .await?;
-        let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"
-        ))
-        .bind(new_id.0)
-        .fetch_one(&mut *tx)
-        .await?;
         let account = account(&row)?;
         tx.commit().await?;
         Ok(Some(account))
     }
 
     async fn account_by_email(&self, email: &Email) -> Result<Option<AccountRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1"
-        ))
-        .bind(email.as_str())
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(self.reader())
+            .await?;
         row.as_ref().map(account).transpose()
     }
 
     async fn account_by_id(&self, id: AccountId) -> Result<Option<AccountRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"))
+            .bind(id.0)
+            .fetch_optional(self.reader())
+            .await?;
         row.as_ref().map(account).transpose()
     }
 
@@ -203,19 +178,10 @@ impl AccountStore for ThisStore {
             .bind(id.0)
             .execute(self.writer())
             .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    async fn set_password(
-        &self,
-        id: AccountId,
-        password_hash: &str,
-        keep: Option<&TokenHash>,
-    ) -> Result<()> {
+    async fn set_password(&self, id: AccountId, password_hash: &str, keep: Option<&TokenHash>) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
@@ -236,13 +202,7 @@ impl AccountStore for ThisStore {
         Ok(())
     }
 
-    async fn create_session(
-        &self,
-        token: &TokenHash,
-        account: AccountId,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
+    async fn create_session(&self, token: &TokenHash, account: AccountId, now: i64, expires_at: i64) -> Result<()> {
         sqlx::query("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&token.0)
             .bind(account.0)
@@ -266,28 +226,25 @@ impl AccountStore for ThisStore {
     }
 
     async fn delete_session(&self, token: &TokenHash) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(&token.0)
-            .execute(self.writer())
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&token.0).execute(self.writer()).await?;
         Ok(())
     }
 
     async fn delete_sessions(&self, account: AccountId) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-            .bind(account.0)
-            .execute(self.writer())
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account.0).execute(self.writer()).await?;
         Ok(())
     }
 
-    async fn create_reset(
-        &self,
-        token: &TokenHash,
-        account: AccountId,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
+    async fn reset_is_live(&self, token: &TokenHash, now: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS x FROM password_resets WHERE token_hash = $1 AND expires_at > $2")
+            .bind(&token.0)
+            .bind(now)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn create_reset(&self, token: &TokenHash, account: AccountId, now: i64, expires_at: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
@@ -300,19 +257,13 @@ impl AccountStore for ThisStore {
         Ok(())
     }
 
-    async fn complete_reset(
-        &self,
-        token: &TokenHash,
-        now: i64,
-        password_hash: &str,
-    ) -> Result<Option<AccountId>> {
+    async fn complete_reset(&self, token: &TokenHash, now: i64, password_hash: &str) -> Result<Option<AccountId>> {
         let mut tx = self.writer().begin().await?;
-        let Some(reset) = sqlx::query(
-            "DELETE FROM password_resets WHERE token_hash = $1 RETURNING account_id, expires_at",
-        )
-        .bind(&token.0)
-        .fetch_optional(&mut *tx)
-        .await?
+        let Some(reset) =
+            sqlx::query("DELETE FROM password_resets WHERE token_hash = $1 RETURNING account_id, expires_at")
+                .bind(&token.0)
+                .fetch_optional(&mut *tx)
+                .await?
         else {
             return Ok(None);
         };
@@ -326,14 +277,8 @@ impl AccountStore for ThisStore {
             .bind(account.0)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-            .bind(account.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM password_resets WHERE account_id = $1")
-            .bind(account.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM password_resets WHERE account_id = $1").bind(account.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(account))
     }
@@ -350,15 +295,13 @@ impl WorkspaceStore for ThisStore {
         now: i64,
     ) -> Result<WorkspaceRow> {
         let mut tx = self.writer().begin().await?;
-        sqlx::query(
-            "INSERT INTO workspaces (id, name, seat_limit, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id.0)
-        .bind(name.as_str())
-        .bind(i64::from(seat_limit))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO workspaces (id, name, seat_limit, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.0)
+            .bind(name.as_str())
+            .bind(i64::from(seat_limit))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO workspace_members (workspace_id, account_id, role, joined_at) VALUES ($1, $2, 'owner', $3)",
         )
@@ -368,22 +311,14 @@ impl WorkspaceStore for ThisStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(WorkspaceRow {
-            id,
-            name: name.as_str().to_owned(),
-            seat_limit,
-            seats_used: 1,
-            created_at: now,
-        })
+        Ok(WorkspaceRow { id, name: name.as_str().to_owned(), seat_limit, seats_used: 1, created_at: now })
     }
 
     async fn workspace(&self, id: WorkspaceId) -> Result<Option<WorkspaceRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1"))
+            .bind(id.0)
+            .fetch_optional(self.reader())
+            .await?;
         row.as_ref().map(workspace).transpose()
     }
 
@@ -395,25 +330,16 @@ impl WorkspaceStore for ThisStore {
         .bind(account.0)
         .fetch_all(self.reader())
         .await?;
-        rows.iter()
-            .map(|r| Ok((workspace(r)?, parse_role(&r.try_get::<String, _>("role")?)?)))
-            .collect()
+        rows.iter().map(|r| Ok((workspace(r)?, parse_role(&r.try_get::<String, _>("role")?)?))).collect()
     }
 
-    async fn member_role(
-        &self,
-        workspace: WorkspaceId,
-        account: AccountId,
-    ) -> Result<Option<Role>> {
-        let row = sqlx::query(
-            "SELECT role FROM workspace_members WHERE workspace_id = $1 AND account_id = $2",
-        )
-        .bind(workspace.0)
-        .bind(account.0)
-        .fetch_optional(self.reader())
-        .await?;
-        row.map(|r| parse_role(&r.try_get::<String, _>("role")?))
-            .transpose()
+    async fn member_role(&self, workspace: WorkspaceId, account: AccountId) -> Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM workspace_members WHERE workspace_id = $1 AND account_id = $2")
+            .bind(workspace.0)
+            .bind(account.0)
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|r| parse_role(&r.try_get::<String, _>("role")?)).transpose()
     }
 
     async fn members(&self, workspace: WorkspaceId) -> Result<Vec<MemberRow>> {
@@ -443,11 +369,7 @@ impl WorkspaceStore for ThisStore {
             .bind(workspace.0)
             .execute(self.writer())
             .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn set_seat_limit(&self, workspace: WorkspaceId, limit: u32) -> Result<()> {
@@ -465,30 +387,24 @@ impl WorkspaceStore for ThisStore {
         Ok(())
     }
 
-    async fn add_member(
-        &self,
-        workspace: WorkspaceId,
-        account: AccountId,
-        role: Role,
-        now: i64,
-    ) -> Result<()> {
+    async fn add_member(&self, workspace: WorkspaceId, account: AccountId, role: Role, now: i64) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
         if role_in(&mut tx, workspace, account).await?.is_some() {
             return Err(StoreError::AlreadyExists);
         }
-        if role.takes_seat()
-            && seats_used(&mut tx, workspace).await? >= seat_limit(&mut tx, workspace).await?
-        {
+        if role.takes_seat() && seats_used(&mut tx, workspace).await? >= seat_limit(&mut tx, workspace).await? {
             return Err(StoreError::SeatLimitReached);
         }
-        sqlx::query("INSERT INTO workspace_members (workspace_id, account_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-            .bind(workspace.0)
-            .bind(account.0)
-            .bind(role.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO workspace_members (workspace_id, account_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace.0)
+        .bind(account.0)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -502,9 +418,7 @@ impl WorkspaceStore for ThisStore {
     ) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
-        let current = role_in(&mut tx, workspace, account)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current = role_in(&mut tx, workspace, account).await?.ok_or(StoreError::NotFound)?;
         if current == role {
             return Ok(());
         }
@@ -520,29 +434,20 @@ impl WorkspaceStore for ThisStore {
         {
             return Err(StoreError::SeatLimitReached);
         }
-        sqlx::query(
-            "UPDATE workspace_members SET role = $1 WHERE workspace_id = $2 AND account_id = $3",
-        )
-        .bind(role.as_str())
-        .bind(workspace.0)
-        .bind(account.0)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE workspace_members SET role = $1 WHERE workspace_id = $2 AND account_id = $3")
+            .bind(role.as_str())
+            .bind(workspace.0)
+            .bind(account.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn remove_member(
-        &self,
-        workspace: WorkspaceId,
-        account: AccountId,
-        may_change_owner: bool,
-    ) -> Result<()> {
+    async fn remove_member(&self, workspace: WorkspaceId, account: AccountId, may_change_owner: bool) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
-        let current = role_in(&mut tx, workspace, account)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current = role_in(&mut tx, workspace, account).await?.ok_or(StoreError::NotFound)?;
         if current == Role::Owner {
             if !may_change_owner {
                 return Err(StoreError::OwnerProtected);
@@ -551,6 +456,26 @@ impl WorkspaceStore for ThisStore {
                 return Err(StoreError::LastOwner);
             }
         }
+        // Leaving a workspace is leaving everything in it: its groups and every
+        // conversation one was addressed to. Posters into those conversations serialise
+        // on their rows, so no post by the leaver commits after this returns.
+        lock_conversations(&mut tx, "workspace_id = $1", workspace.0).await?;
+        sqlx::query(
+            "DELETE FROM group_members WHERE account_id = $1 \
+             AND group_id IN (SELECT id FROM conversations WHERE workspace_id = $2)",
+        )
+        .bind(account.0)
+        .bind(workspace.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM conversation_participants WHERE account_id = $1 \
+             AND conversation_id IN (SELECT id FROM conversations WHERE workspace_id = $2)",
+        )
+        .bind(account.0)
+        .bind(workspace.0)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1 AND account_id = $2")
             .bind(workspace.0)
             .bind(account.0)
@@ -579,13 +504,12 @@ impl MailStore for ThisStore {
     }
 
     async fn claim_mail(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<MailRow>> {
-        let due = sqlx::query(
-            "SELECT id FROM outbox WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await?;
+        let due =
+            sqlx::query("SELECT id FROM outbox WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2")
+                .bind(now)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
         let mut claimed = Vec::with_capacity(due.len());
         for row in due {
             let id: i64 = row.try_get("id")?;
@@ -701,9 +625,7 @@ fn summary(r: &DbRow) -> Result<(i64, ConversationSummary)> {
         unread: r.try_get("unread")?,
         has_externals: r.try_get("has_externals")?,
     };
-    let activity = r
-        .try_get::<Option<i64>, _>("last_activity")?
-        .unwrap_or(summary.conversation.created_at);
+    let activity = r.try_get::<Option<i64>, _>("last_activity")?.unwrap_or(summary.conversation.created_at);
     Ok((activity, summary))
 }
 
@@ -717,10 +639,7 @@ fn person(row: &DbRow) -> Result<PersonRow> {
 }
 
 fn group(row: &DbRow) -> Result<GroupRow> {
-    Ok(GroupRow {
-        group: conversation(row)?,
-        member_count: row.try_get("member_count")?,
-    })
+    Ok(GroupRow { group: conversation(row)?, member_count: row.try_get("member_count")? })
 }
 
 const GROUP_SELECT: &str = "SELECT c.id, c.workspace_id, c.kind, c.title, c.locked, c.last_seq, c.created_by, \
@@ -759,11 +678,13 @@ impl ConversationStore for ThisStore {
             .await?;
         }
         for group in &new.groups {
-            sqlx::query("INSERT INTO conversation_groups (conversation_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(new.id.0)
-                .bind(group.0)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO conversation_groups (conversation_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(new.id.0)
+            .bind(group.0)
+            .execute(&mut *tx)
+            .await?;
         }
         for account in &new.participants {
             sqlx::query(
@@ -790,31 +711,22 @@ impl ConversationStore for ThisStore {
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1"))
+            .bind(id.0)
+            .fetch_optional(self.reader())
+            .await?;
         row.as_ref().map(conversation).transpose()
     }
 
     async fn direct_conversation(&self, key: &str) -> Result<Option<ConversationRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_key = $1"
-        ))
-        .bind(key)
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_key = $1"))
+            .bind(key)
+            .fetch_optional(self.reader())
+            .await?;
         row.as_ref().map(conversation).transpose()
     }
 
-    async fn update_conversation(
-        &self,
-        id: ConversationId,
-        title: Option<&str>,
-        locked: Option<bool>,
-    ) -> Result<()> {
+    async fn update_conversation(&self, id: ConversationId, title: Option<&str>, locked: Option<bool>) -> Result<()> {
         let done = sqlx::query(
             "UPDATE conversations SET title = COALESCE($1, title), locked = COALESCE($2, locked) WHERE id = $3",
         )
@@ -823,11 +735,7 @@ impl ConversationStore for ThisStore {
         .bind(id.0)
         .execute(self.writer())
         .await?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn groups_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<GroupRow>> {
@@ -841,21 +749,15 @@ impl ConversationStore for ThisStore {
     }
 
     async fn is_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT 1 AS x FROM group_members WHERE group_id = $1 AND account_id = $2")
-                .bind(group.0)
-                .bind(account.0)
-                .fetch_optional(self.reader())
-                .await?;
+        let row = sqlx::query("SELECT 1 AS x FROM group_members WHERE group_id = $1 AND account_id = $2")
+            .bind(group.0)
+            .bind(account.0)
+            .fetch_optional(self.reader())
+            .await?;
         Ok(row.is_some())
     }
 
-    async fn add_group_member(
-        &self,
-        group: ConversationId,
-        account: AccountId,
-        now: i64,
-    ) -> Result<bool> {
+    async fn add_group_member(&self, group: ConversationId, account: AccountId, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
@@ -868,19 +770,23 @@ impl ConversationStore for ThisStore {
     }
 
     async fn remove_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        lock_conversations(
+            &mut tx,
+            "id IN (SELECT conversation_id FROM conversation_groups WHERE group_id = $1)",
+            group.0,
+        )
+        .await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND account_id = $2")
             .bind(group.0)
             .bind(account.0)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn add_conversation_group(
-        &self,
-        conversation: ConversationId,
-        group: ConversationId,
-    ) -> Result<bool> {
+    async fn add_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO conversation_groups (conversation_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -891,27 +797,19 @@ impl ConversationStore for ThisStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn remove_conversation_group(
-        &self,
-        conversation: ConversationId,
-        group: ConversationId,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM conversation_groups WHERE conversation_id = $1 AND group_id = $2",
-        )
-        .bind(conversation.0)
-        .bind(group.0)
-        .execute(self.writer())
-        .await?;
+    async fn remove_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        lock_conversations(&mut tx, "id = $1", conversation.0).await?;
+        let done = sqlx::query("DELETE FROM conversation_groups WHERE conversation_id = $1 AND group_id = $2")
+            .bind(conversation.0)
+            .bind(group.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn add_participant(
-        &self,
-        conversation: ConversationId,
-        account: AccountId,
-        now: i64,
-    ) -> Result<bool> {
+    async fn add_participant(&self, conversation: ConversationId, account: AccountId, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO conversation_participants (conversation_id, account_id, added_at) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
@@ -924,18 +822,15 @@ impl ConversationStore for ThisStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn remove_participant(
-        &self,
-        conversation: ConversationId,
-        account: AccountId,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2",
-        )
-        .bind(conversation.0)
-        .bind(account.0)
-        .execute(self.writer())
-        .await?;
+    async fn remove_participant(&self, conversation: ConversationId, account: AccountId) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        lock_conversations(&mut tx, "id = $1", conversation.0).await?;
+        let done = sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2")
+            .bind(conversation.0)
+            .bind(account.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -953,16 +848,9 @@ impl ConversationStore for ThisStore {
     }
 
     async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>> {
-        let rows = sqlx::query(&summary_sql(""))
-            .bind(account.0)
-            .fetch_all(self.reader())
-            .await?;
-        let mut out: Vec<(i64, ConversationSummary)> =
-            rows.iter().map(summary).collect::<Result<_>>()?;
-        out.sort_by(|a, b| {
-            b.0.cmp(&a.0)
-                .then(a.1.conversation.id.cmp(&b.1.conversation.id))
-        });
+        let rows = sqlx::query(&summary_sql("")).bind(account.0).fetch_all(self.reader()).await?;
+        let mut out: Vec<(i64, ConversationSummary)> = rows.iter().map(summary).collect::<Result<_>>()?;
+        out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.conversation.id.cmp(&b.1.conversation.id)));
         Ok(out.into_iter().map(|(_, s)| s).collect())
     }
 
@@ -971,27 +859,27 @@ impl ConversationStore for ThisStore {
         account: AccountId,
         id: ConversationId,
     ) -> Result<Option<ConversationSummary>> {
-        let row = sqlx::query(&summary_sql("AND c.id = $2"))
-            .bind(account.0)
-            .bind(id.0)
-            .fetch_optional(self.reader())
-            .await?;
+        let row =
+            sqlx::query(&summary_sql("AND c.id = $2")).bind(account.0).bind(id.0).fetch_optional(self.reader()).await?;
         Ok(row.as_ref().map(summary).transpose()?.map(|(_, s)| s))
     }
 
-    async fn externals_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<PersonRow>> {
-        let rows = sqlx::query(
+    async fn externals_of_workspace(&self, workspace: WorkspaceId, viewer: AccountId) -> Result<Vec<PersonRow>> {
+        let visible = visible_ids("$2");
+        let rows = sqlx::query(&format!(
             "SELECT DISTINCT a.id, a.display_name, CAST(NULL AS TEXT) AS role FROM ( \
-               SELECT cp.account_id FROM conversation_participants cp \
+               SELECT cp.account_id, cp.conversation_id FROM conversation_participants cp \
                JOIN conversations c ON c.id = cp.conversation_id WHERE c.workspace_id = $1 \
-               UNION SELECT gm.account_id FROM group_members gm \
-               JOIN conversations c ON c.id = gm.group_id WHERE c.workspace_id = $1) x \
+               UNION SELECT gm.account_id, cg.conversation_id FROM conversation_groups cg \
+               JOIN group_members gm ON gm.group_id = cg.group_id \
+               JOIN conversations c ON c.id = cg.conversation_id WHERE c.workspace_id = $1) x \
              JOIN accounts a ON a.id = x.account_id \
-             WHERE NOT EXISTS (SELECT 1 FROM workspace_members wm \
+             WHERE x.conversation_id IN ({visible}) AND NOT EXISTS (SELECT 1 FROM workspace_members wm \
                WHERE wm.workspace_id = $1 AND wm.account_id = x.account_id) \
-             ORDER BY a.display_name, a.id",
-        )
+             ORDER BY a.display_name, a.id"
+        ))
         .bind(workspace.0)
+        .bind(viewer.0)
         .fetch_all(self.reader())
         .await?;
         rows.iter().map(person).collect()
@@ -1044,11 +932,7 @@ impl ConversationStore for ThisStore {
         rows.iter().map(person).collect()
     }
 
-    async fn contacts(
-        &self,
-        account: AccountId,
-        workspace: Option<WorkspaceId>,
-    ) -> Result<Vec<(AccountId, String)>> {
+    async fn contacts(&self, account: AccountId, workspace: Option<WorkspaceId>) -> Result<Vec<(AccountId, String)>> {
         let visible = visible_ids("$1");
         let rows = sqlx::query(&format!(
             "SELECT DISTINCT a.id, a.display_name FROM ( \
@@ -1064,9 +948,7 @@ impl ConversationStore for ThisStore {
         .bind(workspace.map(|w| w.0))
         .fetch_all(self.reader())
         .await?;
-        rows.iter()
-            .map(|r| Ok((AccountId(r.try_get("id")?), r.try_get("display_name")?)))
-            .collect()
+        rows.iter().map(|r| Ok((AccountId(r.try_get("id")?), r.try_get("display_name")?))).collect()
     }
 }
 
@@ -1106,7 +988,8 @@ impl MessageStore for ThisStore {
     async fn post_message(&self, new: NewMessage) -> Result<Posted> {
         let mut tx = self.writer().begin().await?;
         // Taking the next number is also taking the conversation's row lock: concurrent
-        // posters queue here, and a rolled-back post gives its number back.
+        // posters (and removals, which take it too) queue here, and a rolled-back post
+        // gives its number back.
         let Some(bumped) =
             sqlx::query("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, locked")
                 .bind(new.conversation_id.0)
@@ -1115,10 +998,7 @@ impl MessageStore for ThisStore {
         else {
             return Err(StoreError::NotFound);
         };
-        if bumped.try_get::<bool, _>("locked")? {
-            return Err(StoreError::Locked);
-        }
-        let seq: i64 = bumped.try_get("last_seq")?;
+        // A resend is answered with the original even if the conversation closed since.
         if let Some(client_id) = &new.client_id {
             let existing = sqlx::query(&format!(
                 "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
@@ -1130,13 +1010,25 @@ impl MessageStore for ThisStore {
             .await?;
             if let Some(row) = existing {
                 let existing = message(&row)?;
-                return Ok(if existing.body == new.body {
-                    Posted::Existing(existing)
-                } else {
-                    Posted::ClientIdReused
-                });
+                return Ok(if existing.body == new.body { Posted::Existing(existing) } else { Posted::ClientIdReused });
             }
         }
+        // Access is checked again under the row lock: a removal that committed first wins.
+        let allowed = sqlx::query(&format!(
+            "SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND c.id IN ({})",
+            visible_ids("$1")
+        ))
+        .bind(new.author.0)
+        .bind(new.conversation_id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if allowed.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if bumped.try_get::<bool, _>("locked")? {
+            return Err(StoreError::Locked);
+        }
+        let seq: i64 = bumped.try_get("last_seq")?;
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -1158,32 +1050,39 @@ impl MessageStore for ThisStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
-            .bind(new.id.0)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1")).bind(new.id.0).fetch_one(&mut *tx).await?;
         let created = message(&row)?;
         tx.commit().await?;
         Ok(Posted::Created(created))
     }
 
-    async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>> {
+    async fn message_by_client_id(
+        &self,
+        conversation: ConversationId,
+        author: AccountId,
+        client_id: &str,
+    ) -> Result<Option<MessageRow>> {
         let row = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq = $2"
+            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
         ))
         .bind(conversation.0)
-        .bind(seq)
+        .bind(author.0)
+        .bind(client_id)
         .fetch_optional(self.reader())
         .await?;
         row.as_ref().map(message).transpose()
     }
 
-    async fn messages(
-        &self,
-        conversation: ConversationId,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<MessageRow>> {
+    async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>> {
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq = $2"))
+            .bind(conversation.0)
+            .bind(seq)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(message).transpose()
+    }
+
+    async fn messages(&self, conversation: ConversationId, from: i64, to: i64) -> Result<Vec<MessageRow>> {
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq >= $2 AND m.seq <= $3 ORDER BY m.seq"
         ))
@@ -1215,12 +1114,7 @@ impl MessageStore for ThisStore {
         Ok(out)
     }
 
-    async fn extras(
-        &self,
-        conversation: ConversationId,
-        from: i64,
-        to: i64,
-    ) -> Result<MessageExtras> {
+    async fn extras(&self, conversation: ConversationId, from: i64, to: i64) -> Result<MessageExtras> {
         let reactions = sqlx::query(
             "SELECT r.message_id, r.emoji, r.account_id FROM reactions r JOIN messages m ON m.id = r.message_id \
              WHERE m.conversation_id = $1 AND m.seq >= $2 AND m.seq <= $3 ORDER BY r.created_at, r.emoji",
@@ -1243,32 +1137,28 @@ impl MessageStore for ThisStore {
             reactions: reactions
                 .iter()
                 .map(|r| {
-                    Ok((
-                        MessageId(r.try_get("message_id")?),
-                        r.try_get("emoji")?,
-                        AccountId(r.try_get("account_id")?),
-                    ))
+                    Ok((MessageId(r.try_get("message_id")?), r.try_get("emoji")?, AccountId(r.try_get("account_id")?)))
                 })
                 .collect::<Result<_>>()?,
             mentions: mentions
                 .iter()
-                .map(|r| {
-                    Ok((
-                        MessageId(r.try_get("message_id")?),
-                        AccountId(r.try_get("account_id")?),
-                    ))
-                })
+                .map(|r| Ok((MessageId(r.try_get("message_id")?), AccountId(r.try_get("account_id")?))))
                 .collect::<Result<_>>()?,
         })
     }
 
-    async fn edit_message(
-        &self,
-        conversation: ConversationId,
-        seq: i64,
-        body: &str,
-        now: i64,
-    ) -> Result<()> {
+    async fn edit_message(&self, conversation: ConversationId, seq: i64, body: &str, now: i64) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let Some(row) = sqlx::query("UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING locked")
+            .bind(conversation.0)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Err(StoreError::NotFound);
+        };
+        if row.try_get::<bool, _>("locked")? {
+            return Err(StoreError::Locked);
+        }
         let done = sqlx::query(
             "UPDATE messages SET body = $1, edited_at = $2 WHERE conversation_id = $3 AND seq = $4 AND deleted_at IS NULL",
         )
@@ -1276,13 +1166,13 @@ impl MessageStore for ThisStore {
         .bind(now)
         .bind(conversation.0)
         .bind(seq)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn delete_message(&self, conversation: ConversationId, seq: i64, now: i64) -> Result<()> {
@@ -1301,25 +1191,13 @@ impl MessageStore for ThisStore {
             return Err(StoreError::NotFound);
         };
         let id: i64 = row.try_get("id")?;
-        sqlx::query("DELETE FROM reactions WHERE message_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM message_mentions WHERE message_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM message_mentions WHERE message_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn add_reaction(
-        &self,
-        message: MessageId,
-        account: AccountId,
-        emoji: &str,
-        now: i64,
-    ) -> Result<bool> {
+    async fn add_reaction(&self, message: MessageId, account: AccountId, emoji: &str, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO reactions (message_id, account_id, emoji, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
@@ -1333,29 +1211,17 @@ impl MessageStore for ThisStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn remove_reaction(
-        &self,
-        message: MessageId,
-        account: AccountId,
-        emoji: &str,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3",
-        )
-        .bind(message.0)
-        .bind(account.0)
-        .bind(emoji)
-        .execute(self.writer())
-        .await?;
+    async fn remove_reaction(&self, message: MessageId, account: AccountId, emoji: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3")
+            .bind(message.0)
+            .bind(account.0)
+            .bind(emoji)
+            .execute(self.writer())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn mark_read(
-        &self,
-        account: AccountId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> Result<i64> {
+    async fn mark_read(&self, account: AccountId, conversation: ConversationId, seq: i64) -> Result<i64> {
         let row = sqlx::query(
             "INSERT INTO read_markers (account_id, conversation_id, seq) VALUES ($1, $2, $3) \
              ON CONFLICT (account_id, conversation_id) DO UPDATE SET seq = \

@@ -42,10 +42,7 @@ impl SqliteStore {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .connect_with(options.read_only(true))
@@ -94,10 +91,7 @@ impl SearchStore for SqliteStore {
         limit: i64,
     ) -> Result<Vec<MessageRow>> {
         // Each term as an FTS5 string literal: user input is never FTS5 query syntax.
-        let query: Vec<String> = terms
-            .iter()
-            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-            .collect();
+        let query: Vec<String> = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
         let sql = format!(
             "{} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2) \
              AND m.conversation_id IN ({}) AND m.deleted_at IS NULL AND (CAST($3 AS BIGINT) IS NULL OR c.workspace_id = $3) \

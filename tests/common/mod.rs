@@ -45,8 +45,7 @@ pub fn random_suffix() -> String {
 }
 
 pub fn postgres_server() -> String {
-    std::env::var("SALON_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("SALON_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 /// A database URL for a brand-new, empty database on `backend`.
@@ -63,13 +62,8 @@ pub async fn fresh_database(backend: Backend) -> String {
             let name = format!("salon_t_{}", random_suffix());
             let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
                 .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL must be reachable at {server} for this test: {e}")
-                });
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
+                .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {server} for this test: {e}"));
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
             admin.close().await.ok();
             format!("{server}/{name}")
         }
@@ -103,9 +97,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(backend).await;
     adjust(&mut config);
-    let app = salon::App::build(config.clone())
-        .await
-        .expect("the server starts");
+    let app = salon::App::build(config.clone()).await.expect("the server starts");
     let addr = app.local_addr();
     let services = app.services().clone();
     tokio::spawn(app.run(std::future::pending()));
@@ -134,13 +126,7 @@ impl Answer {
 }
 
 impl TestApp {
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -152,17 +138,8 @@ impl TestApp {
     }
 
     /// Sends raw bytes with the given content type.
-    pub async fn call_raw(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: Option<&str>,
-        body: Vec<u8>,
-    ) -> Answer {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .body(body);
+    pub async fn call_raw(&self, method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base)).body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
@@ -178,8 +155,7 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.call(Method::PATCH, path, Some(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Answer {
@@ -194,10 +170,7 @@ impl TestApp {
             if let Some(body) = self.take_mail(to, subject) {
                 return body;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no e-mail to {to} with subject containing {subject:?}"
-            );
+            assert!(Instant::now() < deadline, "no e-mail to {to} with subject containing {subject:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -212,9 +185,7 @@ impl TestApp {
             let raw = std::fs::read_to_string(&path).ok()?;
             let (headers, body) = raw.split_once("\r\n\r\n")?;
             let has = |name: &str, value: &str| {
-                headers
-                    .lines()
-                    .any(|l| l.to_ascii_lowercase().starts_with(name) && l.contains(value))
+                headers.lines().any(|l| l.to_ascii_lowercase().starts_with(name) && l.contains(value))
             };
             if has("to:", &to.to_lowercase()) && has("subject:", subject) {
                 std::fs::rename(&path, path.with_extension("read")).ok()?;
@@ -232,34 +203,21 @@ impl TestApp {
     /// How many e-mails are in the outbox and not yet taken by `wait_for_mail`.
     pub fn mail_count(&self) -> usize {
         std::fs::read_dir(&self.outbox)
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                    .count()
-            })
+            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count())
             .unwrap_or(0)
     }
 
     /// Signs up, follows the verification link and returns `(session token, account id)`.
     pub async fn new_account(&self, email: &str, name: &str) -> (String, String) {
         let answer = self
-            .post(
-                "/api/v1/auth/signup",
-                None,
-                json!({"email": email, "password": PASSWORD, "display_name": name}),
-            )
+            .post("/api/v1/auth/signup", None, json!({"email": email, "password": PASSWORD, "display_name": name}))
             .await;
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
         let mail = self.wait_for_mail(email, "Confirm your e-mail").await;
         let token = link_token(&mail, "/verify#token=");
-        let session = self
-            .post("/api/v1/auth/verify", None, json!({"token": token}))
-            .await;
+        let session = self.post("/api/v1/auth/verify", None, json!({"token": token})).await;
         assert_eq!(session.status, StatusCode::OK, "{session:?}");
-        (
-            session.body["token"].as_str().unwrap().to_owned(),
-            session.body["account"]["id"].as_str().unwrap().to_owned(),
-        )
+        (session.body["token"].as_str().unwrap().to_owned(), session.body["account"]["id"].as_str().unwrap().to_owned())
     }
 
     pub fn store(&self) -> Arc<dyn salon::store::Store> {
@@ -271,34 +229,20 @@ pub const PASSWORD: &str = "correct horse battery";
 
 async fn read(response: reqwest::Response) -> Answer {
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.bytes().await.expect("a body");
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
     };
-    Answer {
-        status,
-        body,
-        retry_after,
-    }
+    Answer { status, body, retry_after }
 }
 
 /// The token that follows `marker` in an e-mail body.
 pub fn link_token(body: &str, marker: &str) -> String {
-    let start = body
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker} in {body}"))
-        + marker.len();
-    body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    let start = body.find(marker).unwrap_or_else(|| panic!("no {marker} in {body}")) + marker.len();
+    body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
 fn decode_quoted_printable(text: &str) -> String {
@@ -307,9 +251,7 @@ fn decode_quoted_printable(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
         if bytes[i] == b'='
             && let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok())
         {
