@@ -12,7 +12,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
+use std::sync::Arc;
+
+use crate::gateway::GatewayState;
 use crate::http::{self, AppState};
+use crate::hub::{Hub, QueueLimits};
 use crate::mail::{Mailer, Transport};
 use crate::services::Services;
 use crate::store::{self, StoreError};
@@ -40,7 +44,9 @@ impl App {
         let backend = config.backend()?;
         let store = store::connect(&config.database, backend, true).await?;
         let mailer = Mailer::new(store.clone());
-        let services = Services::new(&config, store, mailer.clone());
+        let hub =
+            Arc::new(Hub::new(QueueLimits { frames: config.gateway.queue_frames, bytes: config.gateway.queue_bytes }));
+        let services = Services::new(&config, store, mailer.clone(), hub);
         let addr = config.listen_addr();
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         Ok(App { config, listener, services, mailer })
@@ -87,7 +93,8 @@ impl App {
         });
 
         tracing::info!(addr = %listener.local_addr()?, backend = ?services.store.backend(), "Salon is listening");
-        let router = http::router(AppState { services: services.clone() }, config.http.max_body_bytes);
+        let gateway = Arc::new(GatewayState::new(config.gateway.clone(), config.allowed_origins(), stop_rx.clone()));
+        let router = http::router(AppState { services: services.clone(), gateway }, config.http.max_body_bytes);
         let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stopped(stop_rx.clone()));
         let grace = Duration::from_secs(config.http.shutdown_grace_seconds);

@@ -21,6 +21,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub workspaces: WorkspacesConfig,
     pub messages: MessagesConfig,
+    pub gateway: GatewayConfig,
     pub log: LogConfig,
 }
 
@@ -71,6 +72,22 @@ pub struct WorkspacesConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MessagesConfig {
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    pub allowed_origins: Vec<String>,
+    pub auth_timeout_seconds: u64,
+    pub heartbeat_seconds: u64,
+    pub idle_timeout_seconds: u64,
+    pub max_frame_bytes: usize,
+    pub queue_frames: usize,
+    pub queue_bytes: usize,
+    pub frames_per_second: u32,
+    pub max_sockets_per_account: usize,
+    pub max_sockets_per_address: usize,
+    pub resume_max_messages: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +150,24 @@ impl Default for WorkspacesConfig {
 impl Default for MessagesConfig {
     fn default() -> Self {
         MessagesConfig { max_body_bytes: 64 * 1024 }
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            allowed_origins: Vec::new(),
+            auth_timeout_seconds: 10,
+            heartbeat_seconds: 20,
+            idle_timeout_seconds: 60,
+            max_frame_bytes: 96 * 1024,
+            queue_frames: 1024,
+            queue_bytes: 4 * 1024 * 1024,
+            frames_per_second: 50,
+            max_sockets_per_account: 16,
+            max_sockets_per_address: 256,
+            resume_max_messages: 1000,
+        }
     }
 }
 
@@ -268,6 +303,49 @@ impl Config {
         if !(1..=1_000_000).contains(&self.workspaces.default_seat_limit) {
             return Err(invalid("workspaces.default_seat_limit", "must be between 1 and 1000000"));
         }
+        let g = &self.gateway;
+        for origin in &g.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                return Err(invalid(
+                    "gateway.allowed_origins",
+                    format!("{origin:?}: expected an origin such as https://chat.example.com"),
+                ));
+            }
+        }
+        for (key, value, range) in [
+            ("gateway.auth_timeout_seconds", g.auth_timeout_seconds, 1..=120),
+            ("gateway.heartbeat_seconds", g.heartbeat_seconds, 1..=600),
+            ("gateway.idle_timeout_seconds", g.idle_timeout_seconds, 2..=3600),
+        ] {
+            if !range.contains(&value) {
+                return Err(invalid(key, format!("must be between {} and {}", range.start(), range.end())));
+            }
+        }
+        if g.idle_timeout_seconds <= g.heartbeat_seconds {
+            return Err(invalid("gateway.idle_timeout_seconds", "must be longer than gateway.heartbeat_seconds"));
+        }
+        if g.max_frame_bytes < self.messages.max_body_bytes + 1024 || g.max_frame_bytes > 16 * 1024 * 1024 {
+            return Err(invalid(
+                "gateway.max_frame_bytes",
+                "must hold messages.max_body_bytes plus 1024, and at most 16 MiB",
+            ));
+        }
+        for (key, value) in [
+            ("gateway.queue_frames", g.queue_frames),
+            ("gateway.queue_bytes", g.queue_bytes),
+            ("gateway.max_sockets_per_account", g.max_sockets_per_account),
+            ("gateway.max_sockets_per_address", g.max_sockets_per_address),
+        ] {
+            if !(1..=100_000_000).contains(&value) {
+                return Err(invalid(key, "must be between 1 and 100000000"));
+            }
+        }
+        if !(1..=10_000).contains(&g.frames_per_second) {
+            return Err(invalid("gateway.frames_per_second", "must be between 1 and 10000"));
+        }
+        if !(0..=100_000).contains(&g.resume_max_messages) {
+            return Err(invalid("gateway.resume_max_messages", "must be between 0 and 100000"));
+        }
         if !(1..=1024 * 1024).contains(&self.messages.max_body_bytes) {
             return Err(invalid("messages.max_body_bytes", "must be between 1 and 1048576"));
         }
@@ -294,9 +372,26 @@ impl Config {
         self.http.listen.parse().expect("validated")
     }
 
+    /// Origins allowed to open the gateway from a browser: the public URL's and the
+    /// configured ones.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins = vec![origin_of(self.public_url())];
+        origins.extend(self.gateway.allowed_origins.iter().cloned());
+        origins
+    }
+
     /// The public URL without a trailing slash, for building links.
     pub fn public_url(&self) -> &str {
         self.http.public_url.trim_end_matches('/')
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(i) => url[..after_scheme + i].to_owned(),
+        None => url.to_owned(),
     }
 }
 
@@ -330,6 +425,13 @@ fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, Str
         let value = match default {
             toml::Value::Integer(_) => toml::Value::Integer(
                 raw.trim().parse().map_err(|_| invalid(&key, format!("{var}: expected a whole number")))?,
+            ),
+            toml::Value::Array(_) => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_owned()))
+                    .collect(),
             ),
             toml::Value::Boolean(_) => toml::Value::Boolean(
                 raw.trim().parse().map_err(|_| invalid(&key, format!("{var}: expected true or false")))?,

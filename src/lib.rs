@@ -7,11 +7,14 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod gateway;
 pub mod http;
+pub mod hub;
 pub mod mail;
 pub mod ratelimit;
 pub mod services;
 pub mod store;
+pub mod views;
 
 pub use app::{App, StartError};
 pub use config::Config;

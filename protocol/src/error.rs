@@ -56,6 +56,8 @@ error_codes! {
     /// The JSON is well formed but does not match the request's schema: a missing or
     /// unknown field, or a value of the wrong type.
     InvalidRequest = ("invalid_request", 400),
+    /// A gateway frame whose `type` is missing or not one the protocol defines.
+    UnknownFrame = ("unknown_frame", 400),
     /// A field has the right type but an unacceptable value (too long, not an e-mail
     /// address, ...). `field` names it.
     ValidationFailed = ("validation_failed", 422),

@@ -144,25 +144,67 @@ pub enum ServerFrame {
         message: String,
     },
     /// A new message. Per conversation, these arrive in `seq` order without gaps.
-    MessageCreated { message: Message },
-    MessageEdited { conversation_id: ConversationId, seq: i64, body: String, edited_at: i64 },
-    MessageDeleted { conversation_id: ConversationId, seq: i64, deleted_at: i64 },
-    ReactionAdded { conversation_id: ConversationId, seq: i64, emoji: String, account_id: AccountId },
-    ReactionRemoved { conversation_id: ConversationId, seq: i64, emoji: String, account_id: AccountId },
-    Typing { conversation_id: ConversationId, account_id: AccountId },
+    MessageCreated {
+        message: Message,
+    },
+    MessageEdited {
+        conversation_id: ConversationId,
+        seq: i64,
+        body: String,
+        edited_at: i64,
+    },
+    MessageDeleted {
+        conversation_id: ConversationId,
+        seq: i64,
+        deleted_at: i64,
+    },
+    ReactionAdded {
+        conversation_id: ConversationId,
+        seq: i64,
+        emoji: String,
+        account_id: AccountId,
+    },
+    ReactionRemoved {
+        conversation_id: ConversationId,
+        seq: i64,
+        emoji: String,
+        account_id: AccountId,
+    },
+    Typing {
+        conversation_id: ConversationId,
+        account_id: AccountId,
+    },
     /// Someone you share this conversation with changed presence.
-    Presence { conversation_id: ConversationId, account_id: AccountId, status: PresenceStatus },
+    Presence {
+        conversation_id: ConversationId,
+        account_id: AccountId,
+        status: PresenceStatus,
+    },
     /// Your read marker moved (from another of your sockets, or the REST API).
-    ReadMarker { conversation_id: ConversationId, seq: i64 },
+    ReadMarker {
+        conversation_id: ConversationId,
+        seq: i64,
+    },
     /// You can now see this conversation (with its whole history).
-    ConversationAdded { conversation: ReadyConversation },
+    ConversationAdded {
+        conversation: ReadyConversation,
+    },
     /// Its title or read-only state changed.
-    ConversationUpdated { conversation_id: ConversationId, title: String, locked: bool },
+    ConversationUpdated {
+        conversation_id: ConversationId,
+        title: String,
+        locked: bool,
+    },
     /// You can no longer see this conversation: forget it and its history. Nothing more
     /// of it follows.
-    ConversationRemoved { conversation_id: ConversationId },
+    ConversationRemoved {
+        conversation_id: ConversationId,
+    },
     /// Too much was missed to replay: reload this conversation's history over REST.
-    Resync { conversation_id: ConversationId, last_seq: i64 },
+    Resync {
+        conversation_id: ConversationId,
+        last_seq: i64,
+    },
     Pong {
         #[serde(rename = "ref")]
         reference: Option<String>,

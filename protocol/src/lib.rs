@@ -13,6 +13,7 @@
 //! - request bodies reject unknown fields.
 
 mod error;
+pub mod gateway;
 mod ids;
 pub mod rest;
 

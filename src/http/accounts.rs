@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me, update_me))
 }
 
-pub(super) fn account_view(a: &AccountRow) -> Account {
+pub fn account_view(a: &AccountRow) -> Account {
     Account {
         id: a.id,
         email: a.email.as_str().to_owned(),

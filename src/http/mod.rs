@@ -8,6 +8,7 @@
 //! the membership gate.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -22,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use salon_protocol::{ErrorBody, ErrorCode, ErrorObject};
 
+use crate::gateway::GatewayState;
 use crate::services::{self, Services};
 
 mod accounts;
@@ -29,12 +31,14 @@ mod conversations;
 mod health;
 mod workspaces;
 
+pub use accounts::account_view;
 pub use services::Caller;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
+    pub gateway: Arc<GatewayState>,
 }
 
 /// HTML pages served outside the API (links in e-mails land on them). Not part of the
@@ -58,6 +62,7 @@ pub const PAGES: &[&str] = &["/", "/verify", "/reset-password"];
         (name = "conversations", description = "Threads, direct conversations, who can see them, the caller's list"),
         (name = "messages", description = "Messages, history, reactions, read markers, search"),
         (name = "people", description = "Contacts and profiles"),
+        (name = "gateway", description = "The real-time WebSocket gateway (protocol/gateway.md)"),
         (name = "operations", description = "Health and the API description")
     ),
     components(schemas(ErrorCode))
@@ -82,6 +87,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(workspaces::routes())
         .merge(conversations::routes())
+        .routes(utoipa_axum::routes!(crate::gateway::upgrade))
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json` and committed in
@@ -128,37 +134,14 @@ impl ApiError {
 
 impl From<services::Error> for ApiError {
     fn from(e: services::Error) -> ApiError {
-        use services::Error as E;
-        let code = match &e {
-            E::Invalid(invalid) => {
-                return ApiError {
-                    field: Some(invalid.field.to_owned()),
-                    ..ApiError::new(ErrorCode::ValidationFailed, invalid.to_string())
-                };
-            }
-            E::RateLimited(wait) => {
-                return ApiError {
-                    retry_after_secs: Some(wait.as_secs().max(1)),
-                    ..ApiError::new(ErrorCode::RateLimited, e.to_string())
-                };
-            }
-            E::Internal(inner) => {
-                tracing::error!(error = %inner, "internal error");
-                return ApiError::new(ErrorCode::Internal, "internal error");
-            }
-            E::Unauthenticated => ErrorCode::Unauthenticated,
-            E::InvalidCredentials => ErrorCode::InvalidCredentials,
-            E::InvalidToken => ErrorCode::InvalidToken,
-            E::Forbidden(_) => ErrorCode::Forbidden,
-            E::NotFound => ErrorCode::NotFound,
-            E::ReadOnly => ErrorCode::ReadOnly,
-            E::Locked => ErrorCode::ConversationLocked,
-            E::ClientIdReused => ErrorCode::ClientIdReused,
-            E::SeatLimitReached => ErrorCode::SeatLimitReached,
-            E::LastOwner => ErrorCode::LastOwner,
-            E::Conflict(_) => ErrorCode::Conflict,
-        };
-        ApiError::new(code, e.to_string())
+        let (code, message) = e.code_and_message();
+        let mut error = ApiError::new(code, message);
+        match e {
+            services::Error::Invalid(invalid) => error.field = Some(invalid.field.to_owned()),
+            services::Error::RateLimited(wait) => error.retry_after_secs = Some(wait.as_secs().max(1)),
+            _ => {}
+        }
+        error
     }
 }
 

@@ -14,10 +14,12 @@ use std::time::Duration;
 use crate::config::{AuthConfig, Config};
 use crate::crypto::{PasswordHasher, Token, TokenHash};
 use crate::domain::{AccountId, DisplayName, Email, Password, now_ms};
+use crate::hub::Hub;
 use crate::mail::{self, Mailer};
 use crate::ratelimit::Limiter;
 use crate::services::{Error, Result};
 use crate::store::{AccountRow, NewSignup, Store};
+use salon_protocol::gateway::close;
 
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
@@ -51,10 +53,17 @@ pub struct Accounts {
     attempts_by_account: Limiter<String>,
     attempts_by_address: Limiter<IpAddr>,
     mail_by_recipient: Limiter<String>,
+    hub: Arc<Hub>,
 }
 
 impl Accounts {
-    pub fn new(config: &Config, store: Arc<dyn Store>, hasher: PasswordHasher, mailer: Mailer) -> Accounts {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        mailer: Mailer,
+        hub: Arc<Hub>,
+    ) -> Accounts {
         let auth = config.auth.clone();
         Accounts {
             attempts_by_account: Limiter::per_window(auth.login_attempts_per_account, ATTEMPT_WINDOW),
@@ -65,6 +74,7 @@ impl Accounts {
             mailer,
             auth,
             public_url: config.public_url().to_owned(),
+            hub,
         }
     }
 
@@ -161,11 +171,13 @@ impl Accounts {
 
     pub async fn log_out(&self, caller: &Caller) -> Result<()> {
         self.store.delete_session(&caller.session).await?;
+        self.hub.close_sessions(caller.id(), Some(&caller.session), close::SESSION_ENDED);
         Ok(())
     }
 
     pub async fn log_out_everywhere(&self, caller: &Caller) -> Result<()> {
         self.store.delete_sessions(caller.id()).await?;
+        self.hub.close_sessions(caller.id(), None, close::SESSION_ENDED);
         Ok(())
     }
 
@@ -178,6 +190,7 @@ impl Accounts {
         }
         let digest = self.hasher.hash(new.into_inner()).await;
         self.store.set_password(caller.id(), &digest.0, Some(&caller.session)).await?;
+        self.hub.close_other_sessions(caller.id(), &caller.session, close::SESSION_ENDED);
         Ok(())
     }
 
@@ -208,7 +221,8 @@ impl Accounts {
             return Err(Error::InvalidToken);
         }
         let digest = self.hasher.hash(new.into_inner()).await;
-        self.store.complete_reset(&hash, now_ms(), &digest.0).await?.ok_or(Error::InvalidToken)?;
+        let account = self.store.complete_reset(&hash, now_ms(), &digest.0).await?.ok_or(Error::InvalidToken)?;
+        self.hub.close_sessions(account, None, close::SESSION_ENDED);
         Ok(())
     }
 

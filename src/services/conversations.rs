@@ -19,11 +19,13 @@ use std::sync::Arc;
 
 use crate::crypto::random_id;
 use crate::domain::{AccountId, ConversationId, ConversationKind, Invalid, Role, WorkspaceId, WorkspaceName, now_ms};
+use crate::hub::{Event, Hub};
 use crate::services::membership::{Access, GroupAccess, MANAGERS, WRITERS};
 use crate::services::{Error, Membership, Result};
 use crate::store::{
     ConversationRow, ConversationSummary, GroupRow, MessageRow, NewConversation, PersonRow, Store, StoreError,
 };
+use salon_protocol::gateway::ServerFrame;
 
 /// Most recipients one thread can be created with, or a group with.
 const MAX_RECIPIENTS: usize = 500;
@@ -38,7 +40,10 @@ pub enum Recipient {
 pub struct Conversations {
     store: Arc<dyn Store>,
     membership: Arc<Membership>,
+    hub: Arc<Hub>,
 }
+
+type AccessSet = HashSet<(AccountId, ConversationId)>;
 
 fn subject(raw: &str) -> Result<String> {
     let trimmed = raw.trim();
@@ -57,8 +62,52 @@ fn too_many(field: &'static str) -> Error {
 }
 
 impl Conversations {
-    pub fn new(store: Arc<dyn Store>, membership: Arc<Membership>) -> Conversations {
-        Conversations { store, membership }
+    pub fn new(store: Arc<dyn Store>, membership: Arc<Membership>, hub: Arc<Hub>) -> Conversations {
+        Conversations { store, membership, hub }
+    }
+
+    /// Which of `accounts` can see which of `conversations`, now.
+    async fn access_set(&self, accounts: &[AccountId], conversations: &[ConversationId]) -> Result<AccessSet> {
+        let mut set = HashSet::new();
+        for &a in accounts {
+            for &c in conversations {
+                if self.membership.can_see(a, c).await? {
+                    set.insert((a, c));
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Tells the hub who gained and who lost access between two snapshots taken around a
+    /// change. Revocations are complete when this returns.
+    fn announce_access(&self, before: &AccessSet, after: &AccessSet) {
+        for &(a, c) in before.difference(after) {
+            self.hub.revoke(a, c);
+        }
+        for &(a, c) in after.difference(before) {
+            self.hub.grant(a, c);
+        }
+    }
+
+    /// Everyone who can see a new conversation gets it live.
+    async fn announce_new(&self, conversation: ConversationId) -> Result<()> {
+        let (participants, groups) = self.store.audience(conversation).await?;
+        let mut everyone: HashSet<AccountId> = participants.iter().map(|p| p.account_id).collect();
+        for (_, members) in &groups {
+            everyone.extend(members.iter().map(|m| m.account_id));
+        }
+        for account in everyone {
+            self.hub.grant(account, conversation);
+        }
+        Ok(())
+    }
+
+    async fn announce_update(&self, conversation: ConversationId) -> Result<()> {
+        let row = self.store.conversation(conversation).await?.ok_or(Error::NotFound)?;
+        let frame = ServerFrame::ConversationUpdated { conversation_id: row.id, title: row.title, locked: row.locked };
+        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
+        Ok(())
     }
 
     /// `NotFound` unless the account exists. (Ids are random: this reveals nothing.)
@@ -104,6 +153,7 @@ impl Conversations {
                 members: all.clone(),
             })
             .await?;
+        self.announce_new(id).await?;
         Ok(GroupRow { group, member_count: all.len() as i64 })
     }
 
@@ -137,6 +187,7 @@ impl Conversations {
         let name = name.map(|n| WorkspaceName::parse("name", n)).transpose()?;
         self.membership.group(caller, id).await?.require_manage()?;
         self.store.update_conversation(id, name.as_ref().map(|n| n.as_str()), archived).await?;
+        self.announce_update(id).await?;
         self.group(caller, id).await
     }
 
@@ -154,7 +205,11 @@ impl Conversations {
             return Err(Error::Forbidden("ask a member of the group to add you"));
         }
         self.require_account(account).await?;
+        let reached = self.store.conversations_addressed_to(id).await?;
+        let before = self.access_set(&[account], &reached).await?;
         self.store.add_group_member(id, account, now_ms()).await?;
+        let after = self.access_set(&[account], &reached).await?;
+        self.announce_access(&before, &after);
         Ok(())
     }
 
@@ -166,9 +221,13 @@ impl Conversations {
         if account != caller {
             access.require_manage()?;
         }
+        let reached = self.store.conversations_addressed_to(id).await?;
+        let before = self.access_set(&[account], &reached).await?;
         if !self.store.remove_group_member(id, account).await? {
             return Err(Error::NotFound);
         }
+        let after = self.access_set(&[account], &reached).await?;
+        self.announce_access(&before, &after);
         Ok(())
     }
 
@@ -212,7 +271,7 @@ impl Conversations {
                 participants.push(*a);
             }
         }
-        Ok(self
+        let created = self
             .store
             .create_conversation(NewConversation {
                 id: ConversationId(random_id()),
@@ -226,7 +285,9 @@ impl Conversations {
                 participants,
                 members: vec![],
             })
-            .await?)
+            .await?;
+        self.announce_new(created.id).await?;
+        Ok(created)
     }
 
     /// Opens the direct conversation between the caller and `other` in the workspace,
@@ -275,7 +336,10 @@ impl Conversations {
             })
             .await;
         match created {
-            Ok(row) => Ok(row),
+            Ok(row) => {
+                self.announce_new(row.id).await?;
+                Ok(row)
+            }
             // Both opened it at once: the other call created it.
             Err(StoreError::AlreadyExists) => self.store.direct_conversation(&key).await?.ok_or(Error::NotFound),
             Err(e) => Err(e.into()),
@@ -300,22 +364,29 @@ impl Conversations {
         let title = subject_raw.map(subject).transpose()?;
         self.thread(caller, id).await?.require_manage_thread()?;
         self.store.update_conversation(id, title.as_deref(), locked).await?;
-        Ok(())
+        self.announce_update(id).await
     }
 
     pub async fn add_recipient(&self, caller: AccountId, id: ConversationId, recipient: Recipient) -> Result<()> {
         let access = self.thread(caller, id).await?;
         access.require_manage_thread()?;
-        match recipient {
+        let accounts = match recipient {
             Recipient::Group(group) => {
                 self.addressable_group(caller, access.conversation.workspace_id, group).await?;
-                self.store.add_conversation_group(id, group).await?;
+                self.store.group_members(group).await?.into_iter().map(|p| p.account_id).collect()
             }
             Recipient::Account(account) => {
                 self.require_account(account).await?;
-                self.store.add_participant(id, account, now_ms()).await?;
+                vec![account]
             }
-        }
+        };
+        let before = self.access_set(&accounts, &[id]).await?;
+        match recipient {
+            Recipient::Group(group) => self.store.add_conversation_group(id, group).await?,
+            Recipient::Account(account) => self.store.add_participant(id, account, now_ms()).await?,
+        };
+        let after = self.access_set(&accounts, &[id]).await?;
+        self.announce_access(&before, &after);
         Ok(())
     }
 
@@ -323,6 +394,13 @@ impl Conversations {
     /// that remains through another path (a group) stays.
     pub async fn remove_recipient(&self, caller: AccountId, id: ConversationId, recipient: Recipient) -> Result<()> {
         let access = self.thread(caller, id).await?;
+        let accounts = match recipient {
+            Recipient::Group(group) => {
+                self.store.group_members(group).await?.into_iter().map(|p| p.account_id).collect()
+            }
+            Recipient::Account(account) => vec![account],
+        };
+        let before = self.access_set(&accounts, &[id]).await?;
         let removed = match recipient {
             Recipient::Account(account) if account == caller => self.store.remove_participant(id, account).await?,
             Recipient::Account(account) => {
@@ -334,7 +412,12 @@ impl Conversations {
                 self.store.remove_conversation_group(id, group).await?
             }
         };
-        if removed { Ok(()) } else { Err(Error::NotFound) }
+        if !removed {
+            return Err(Error::NotFound);
+        }
+        let after = self.access_set(&accounts, &[id]).await?;
+        self.announce_access(&before, &after);
+        Ok(())
     }
 
     // -------------------------------------------------------------------------------------

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::crypto::random_id;
 use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
+use crate::hub::{Event, Hub};
 use crate::services::{Error, Membership, Result};
 use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Store};
+use salon_protocol::gateway::ServerFrame;
 
 /// The largest page of history one call returns.
 pub const MAX_PAGE: i64 = 200;
@@ -44,6 +46,7 @@ pub struct Messages {
     store: Arc<dyn Store>,
     membership: Arc<Membership>,
     max_body_bytes: usize,
+    hub: Arc<Hub>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
@@ -59,8 +62,16 @@ fn check_emoji(emoji: &str) -> Result<()> {
 }
 
 impl Messages {
-    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>) -> Messages {
-        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes }
+    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, hub: Arc<Hub>) -> Messages {
+        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes, hub }
+    }
+
+    /// Publishes a stored message to everyone listening to its conversation.
+    fn announce(&self, message: &MessageRow, mentions: &[AccountId]) {
+        let extras = MessageExtras { reactions: vec![], mentions: mentions.iter().map(|a| (message.id, *a)).collect() };
+        let view = crate::views::message_views(vec![message.clone()], &extras, message.author.account_id).remove(0);
+        let frame = ServerFrame::MessageCreated { message: view };
+        self.hub.publish(message.conversation_id, Event::new(Some(message.conversation_id), Some(message.seq), &frame));
     }
 
     fn check_body(&self, body: &str) -> Result<()> {
@@ -125,12 +136,15 @@ impl Messages {
                 body,
                 reply_to,
                 client_id,
-                mentions: unique,
+                mentions: unique.clone(),
                 created_at: now_ms(),
             })
             .await?;
         match posted {
-            Posted::Created(m) => Ok((m, true)),
+            Posted::Created(m) => {
+                self.announce(&m, &unique);
+                Ok((m, true))
+            }
             Posted::Existing(m) => Ok((m, false)),
             Posted::ClientIdReused => Err(Error::ClientIdReused),
         }
@@ -193,7 +207,10 @@ impl Messages {
         if message.deleted_at.is_some() {
             return Err(Error::NotFound);
         }
-        self.store.edit_message(conversation, seq, &body, now_ms()).await?;
+        let now = now_ms();
+        self.store.edit_message(conversation, seq, &body, now).await?;
+        let frame = ServerFrame::MessageEdited { conversation_id: conversation, seq, body, edited_at: now };
+        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
         self.get(caller, conversation, seq).await
     }
 
@@ -211,7 +228,10 @@ impl Messages {
         if message.deleted_at.is_some() {
             return Err(Error::NotFound);
         }
-        self.store.delete_message(conversation, seq, now_ms()).await?;
+        let now = now_ms();
+        self.store.delete_message(conversation, seq, now).await?;
+        let frame = ServerFrame::MessageDeleted { conversation_id: conversation, seq, deleted_at: now };
+        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
         Ok(())
     }
 
@@ -231,11 +251,19 @@ impl Messages {
         if message.deleted_at.is_some() {
             return Err(Error::NotFound);
         }
-        if add {
-            self.store.add_reaction(message.id, caller, emoji, now_ms()).await?;
-        } else if !self.store.remove_reaction(message.id, caller, emoji).await? {
-            return Err(Error::NotFound);
-        }
+        let (conversation_id, emoji_owned, account_id) = (conversation, emoji.to_owned(), caller);
+        let frame = if add {
+            if !self.store.add_reaction(message.id, caller, emoji, now_ms()).await? {
+                return Ok(());
+            }
+            ServerFrame::ReactionAdded { conversation_id, seq, emoji: emoji_owned, account_id }
+        } else {
+            if !self.store.remove_reaction(message.id, caller, emoji).await? {
+                return Err(Error::NotFound);
+            }
+            ServerFrame::ReactionRemoved { conversation_id, seq, emoji: emoji_owned, account_id }
+        };
+        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
         Ok(())
     }
 
@@ -247,7 +275,11 @@ impl Messages {
         }
         let access = self.membership.conversation(caller, conversation).await?;
         let seq = seq.min(access.conversation.last_seq);
-        Ok(self.store.mark_read(caller, conversation, seq).await?)
+        let now_at = self.store.mark_read(caller, conversation, seq).await?;
+        // Every socket of the account learns it (other devices clear their badges).
+        let frame = ServerFrame::ReadMarker { conversation_id: conversation, seq: now_at };
+        self.hub.to_account(caller, Event::new(None, None, &frame));
+        Ok(now_at)
     }
 
     /// Full-text search over what the caller can read: every word of `query` must occur.

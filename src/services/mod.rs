@@ -5,9 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use salon_protocol::ErrorCode;
+
 use crate::config::Config;
 use crate::crypto::PasswordHasher;
 use crate::domain::Invalid;
+use crate::hub::Hub;
 use crate::mail::Mailer;
 use crate::store::{Store, StoreError};
 
@@ -57,6 +60,33 @@ pub enum Error {
     Internal(StoreError),
 }
 
+impl Error {
+    /// The documented code and the message a client sees. Internal errors are logged here
+    /// with their detail and answered with a fixed message.
+    pub fn code_and_message(&self) -> (ErrorCode, String) {
+        let code = match self {
+            Error::Invalid(_) => ErrorCode::ValidationFailed,
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Error::InvalidToken => ErrorCode::InvalidToken,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound => ErrorCode::NotFound,
+            Error::ReadOnly => ErrorCode::ReadOnly,
+            Error::Locked => ErrorCode::ConversationLocked,
+            Error::ClientIdReused => ErrorCode::ClientIdReused,
+            Error::RateLimited(_) => ErrorCode::RateLimited,
+            Error::SeatLimitReached => ErrorCode::SeatLimitReached,
+            Error::LastOwner => ErrorCode::LastOwner,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Internal(inner) => {
+                tracing::error!(error = %inner, "internal error");
+                return (ErrorCode::Internal, "internal error".into());
+            }
+        };
+        (code, self.to_string())
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
         match e {
@@ -82,19 +112,21 @@ pub struct Services {
     pub conversations: Arc<Conversations>,
     pub messages: Arc<Messages>,
     pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
 }
 
 impl Services {
-    pub fn new(config: &Config, store: Arc<dyn Store>, mailer: Mailer) -> Services {
+    pub fn new(config: &Config, store: Arc<dyn Store>, mailer: Mailer, hub: Arc<Hub>) -> Services {
         let hasher = PasswordHasher::new(config.auth.max_concurrent_hashes);
         let membership = Arc::new(Membership::new(store.clone()));
         Services {
-            accounts: Arc::new(Accounts::new(config, store.clone(), hasher, mailer)),
-            workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone())),
-            conversations: Arc::new(Conversations::new(store.clone(), membership.clone())),
-            messages: Arc::new(Messages::new(config, store.clone(), membership.clone())),
+            accounts: Arc::new(Accounts::new(config, store.clone(), hasher, mailer, hub.clone())),
+            workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone(), hub.clone())),
+            conversations: Arc::new(Conversations::new(store.clone(), membership.clone(), hub.clone())),
+            messages: Arc::new(Messages::new(config, store.clone(), membership.clone(), hub.clone())),
             membership,
             store,
+            hub,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::crypto::random_id;
 use crate::domain::{AccountId, Role, WorkspaceId, WorkspaceName, now_ms};
+use crate::hub::Hub;
 use crate::services::{Error, Membership, Result};
 use crate::store::{MemberRow, PersonRow, Store, WorkspaceRow};
 
@@ -20,11 +21,12 @@ pub struct Workspaces {
     store: Arc<dyn Store>,
     membership: Arc<Membership>,
     default_seat_limit: u32,
+    hub: Arc<Hub>,
 }
 
 impl Workspaces {
-    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>) -> Workspaces {
-        Workspaces { store, membership, default_seat_limit: config.workspaces.default_seat_limit }
+    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, hub: Arc<Hub>) -> Workspaces {
+        Workspaces { store, membership, default_seat_limit: config.workspaces.default_seat_limit, hub }
     }
 
     pub async fn create(&self, caller: AccountId, name: &str) -> Result<(WorkspaceRow, Role)> {
@@ -102,7 +104,20 @@ impl Workspaces {
             self.membership.require_role(caller, id, MANAGE_ROLES, "only owners and admins remove people").await?
         };
         let may_change_owner = mine == Role::Owner;
+        let had: Vec<_> = self
+            .store
+            .visible_conversations(target)
+            .await?
+            .into_iter()
+            .filter(|s| s.conversation.workspace_id == id)
+            .map(|s| s.conversation.id)
+            .collect();
         self.store.remove_member(id, target, may_change_owner).await?;
+        // Leaving the workspace is leaving all of its conversations: the sockets are told
+        // before this returns.
+        for conversation in had {
+            self.hub.revoke(target, conversation);
+        }
         tracing::info!(workspace_id = %id, account_id = %target, "member removed");
         Ok(())
     }

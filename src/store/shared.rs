@@ -757,6 +757,15 @@ impl ConversationStore for ThisStore {
         Ok(row.is_some())
     }
 
+    async fn conversations_addressed_to(&self, group: ConversationId) -> Result<Vec<ConversationId>> {
+        let rows =
+            sqlx::query("SELECT conversation_id FROM conversation_groups WHERE group_id = $1 ORDER BY conversation_id")
+                .bind(group.0)
+                .fetch_all(self.reader())
+                .await?;
+        rows.iter().map(|r| Ok(ConversationId(r.try_get("conversation_id")?))).collect()
+    }
+
     async fn add_group_member(&self, group: ConversationId, account: AccountId, now: i64) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

@@ -264,3 +264,136 @@ fn decode_quoted_printable(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+// ---------------------------------------------------------------------------------------
+// Gateway clients
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+pub type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A gateway client as tests drive it. Every JSON frame it receives is checked against
+/// `protocol/gateway.schema.json`.
+pub struct Gw {
+    pub ws: WsStream,
+}
+
+/// What a socket saw last.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    Frame(Value),
+    Closed(Option<u16>),
+}
+
+fn server_frame_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let mut schema = salon::gateway::json_schema();
+        schema["$ref"] = json!("#/$defs/ServerFrame");
+        jsonschema::validator_for(&schema).expect("the gateway schema is a valid JSON schema")
+    })
+}
+
+impl TestApp {
+    pub fn gateway_url(&self) -> String {
+        format!("{}/api/v1/gateway", self.base.replace("http://", "ws://"))
+    }
+
+    /// Opens a socket without authenticating.
+    pub async fn open_gateway(&self, origin: Option<&str>) -> Result<Gw, tokio_tungstenite::tungstenite::Error> {
+        let mut request = self.gateway_url().into_client_request().unwrap();
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", origin.parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Gw { ws })
+    }
+
+    /// Opens a socket, says hello and returns it with the `ready` frame.
+    pub async fn gateway(&self, token: &str) -> (Gw, Value) {
+        self.gateway_resuming(token, json!({})).await
+    }
+
+    pub async fn gateway_resuming(&self, token: &str, resume: Value) -> (Gw, Value) {
+        let mut gw = self.open_gateway(None).await.expect("the gateway accepts the socket");
+        gw.send(json!({"type": "hello", "token": token, "resume": resume})).await;
+        let ready = gw.next_of("ready").await;
+        (gw, ready)
+    }
+}
+
+impl Gw {
+    pub async fn send(&mut self, frame: Value) {
+        self.ws.send(WsMessage::text(frame.to_string())).await.expect("the socket is open");
+    }
+
+    pub async fn send_raw(&mut self, message: WsMessage) {
+        self.ws.send(message).await.expect("the socket is open");
+    }
+
+    /// The next frame or close, within 10 s.
+    pub async fn next(&mut self) -> Received {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("something arrives within 10 s");
+            match next {
+                Some(Ok(WsMessage::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).expect("server frames are JSON");
+                    let validator = server_frame_validator();
+                    if let Err(e) = validator.validate(&value) {
+                        panic!("a server frame does not match protocol/gateway.schema.json: {e}\n{value}");
+                    }
+                    return Received::Frame(value);
+                }
+                Some(Ok(WsMessage::Close(frame))) => return Received::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
+                Some(Ok(WsMessage::Binary(_))) => panic!("the server sent a binary frame"),
+                Some(Err(_)) | None => return Received::Closed(None),
+            }
+        }
+    }
+
+    pub async fn frame(&mut self) -> Value {
+        match self.next().await {
+            Received::Frame(v) => v,
+            Received::Closed(code) => panic!("the socket closed ({code:?}) while a frame was expected"),
+        }
+    }
+
+    /// Skips frames until one of `kind` arrives.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.frame().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Reads until the socket closes; returns the close code and what came before.
+    pub async fn until_closed(&mut self) -> (Option<u16>, Vec<Value>) {
+        let mut frames = Vec::new();
+        loop {
+            match self.next().await {
+                Received::Frame(v) => frames.push(v),
+                Received::Closed(code) => return (code, frames),
+            }
+        }
+    }
+
+    /// Sends a ping frame and collects everything until its pong.
+    pub async fn round_trip(&mut self, reference: &str) -> Vec<Value> {
+        self.send(json!({"type": "ping", "ref": reference})).await;
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.frame().await;
+            if frame["type"] == "pong" && frame["ref"] == reference {
+                return frames;
+            }
+            frames.push(frame);
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! The WebSocket gateway at `/api/v1/gateway`: one session per socket.
+//!
+//! Owns the socket's life: the upgrade (origin and per-address checks), authentication by
+//! the first frame, the `ready` snapshot, reading client frames (each through the same
+//! services REST uses, so the membership gate decides), and writing what the hub queues
+//! for it, in order. Never decides access itself and never holds a hub lock: it asks the
+//! services, and the hub only hands it queued frames.
+//!
+//! Order: per conversation, a session remembers the last sequence it wrote. A
+//! `message_created` at or below it is a duplicate and dropped; one beyond the next is
+//! preceded by the missing messages, read from the store. So clients see every
+//! conversation in sequence order without gaps or duplicates, whatever order events
+//! arrive in.
+//!
+//! Race-free `ready`: the session registers with the hub (account-wide events reach it
+//! from then on), subscribes to the conversations it can see, and only then reads the
+//! state it reports; anything that happened in between is either in that state or
+//! queued after it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{mpsc, watch};
+
+use salon_protocol::gateway::{ClientFrame, ClientPresence, GATEWAY_VERSION, PresenceStatus, ServerFrame, close};
+use salon_protocol::{ConversationId, ErrorCode};
+
+use crate::config::GatewayConfig;
+use crate::domain::AccountId;
+use crate::http::{ApiError, AppState, ClientAddr};
+use crate::hub::{Event, Outbound, SessionHandle, encode};
+use crate::services::{self, Caller};
+use crate::views;
+
+/// How long a typing notice lasts, and so the least time between two of one socket.
+const TYPING_INTERVAL: Duration = Duration::from_secs(2);
+/// Frames written to the socket in one go before flushing.
+const WRITE_BATCH: usize = 64;
+const TWO: NonZeroU32 = NonZeroU32::new(2).expect("2 is not zero");
+/// Messages read from the store per page when filling a gap or replaying.
+const REPLAY_PAGE: i64 = 200;
+
+/// What the gateway needs besides the services.
+pub struct GatewayState {
+    pub config: GatewayConfig,
+    pub origins: Vec<String>,
+    pub sockets_per_address: DashMap<IpAddr, usize>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl GatewayState {
+    pub fn new(config: GatewayConfig, origins: Vec<String>, shutdown: watch::Receiver<bool>) -> GatewayState {
+        GatewayState { config, origins, sockets_per_address: DashMap::new(), shutdown }
+    }
+}
+
+/// One socket counted against its address while it lives.
+struct AddressSlot {
+    state: Arc<GatewayState>,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    fn acquire(state: &Arc<GatewayState>, ip: IpAddr) -> Option<AddressSlot> {
+        let mut count = state.sockets_per_address.entry(ip).or_insert(0);
+        if *count >= state.config.max_sockets_per_address {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot { state: state.clone(), ip })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some(mut count) = self.state.sockets_per_address.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+        }
+        self.state.sockets_per_address.remove_if(&self.ip, |_, n| *n == 0);
+    }
+}
+
+/// Opens a gateway socket. Browsers must come from an allowed origin (cross-site
+/// WebSocket hijacking); authentication is the first frame (`hello`), never the URL.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gateway",
+    tag = "gateway",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol: see protocol/gateway.md"),
+        (status = 400, body = salon_protocol::ErrorBody, description = "invalid_request: not a WebSocket upgrade"),
+        (status = 403, body = salon_protocol::ErrorBody, description = "forbidden: origin not allowed"),
+        (status = 429, body = salon_protocol::ErrorBody, description = "rate_limited: too many sockets from this address"),
+    )
+)]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let gateway = state.gateway.clone();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| gateway.origins.iter().any(|a| a.eq_ignore_ascii_case(o)));
+        if !allowed {
+            return ApiError::new(ErrorCode::Forbidden, "this origin may not open the gateway").into_response();
+        }
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(_) => return ApiError::new(ErrorCode::InvalidRequest, "expected a WebSocket upgrade").into_response(),
+    };
+    let Some(slot) = AddressSlot::acquire(&gateway, ip) else {
+        return ApiError::new(ErrorCode::RateLimited, "too many sockets from this address").into_response();
+    };
+    let limit = gateway.config.max_frame_bytes;
+    // tungstenite's default buffers cost ~90 KB per socket; most frames are small.
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            run(socket, state).await;
+            drop(slot);
+        })
+        .into_response()
+}
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+type Stream = SplitStream<WebSocket>;
+
+fn close_frame(code: u16, reason: &'static str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
+}
+
+async fn close_with(sink: &mut Sink, code: u16, reason: &'static str) {
+    let _ = sink.send(close_frame(code, reason)).await;
+    let _ = sink.close().await;
+}
+
+fn error_frame(reference: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+    ServerFrame::Error { reference, code, message: message.into() }
+}
+
+/// Reads the first frame: it must be `hello`, within the authentication timeout.
+async fn hello(
+    stream: &mut Stream,
+    timeout: Duration,
+) -> Result<(String, BTreeMap<ConversationId, i64>), (u16, &'static str)> {
+    let first = tokio::time::timeout(timeout, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(WsMessage::Text(text))) => return Some(text),
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    let text = match first {
+        Err(_) => return Err((close::AUTHENTICATION_FAILED, "no hello in time")),
+        Ok(None) => return Err((close::PROTOCOL_VIOLATION, "expected a hello text frame")),
+        Ok(Some(text)) => text,
+    };
+    match serde_json::from_str::<ClientFrame>(&text) {
+        Ok(ClientFrame::Hello { token, resume }) => Ok((token, resume)),
+        _ => Err((close::PROTOCOL_VIOLATION, "the first frame must be hello")),
+    }
+}
+
+/// Runs one socket from `hello` to close.
+async fn run(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let config = state.gateway.config.clone();
+    let (token, resume) = match hello(&mut stream, Duration::from_secs(config.auth_timeout_seconds)).await {
+        Ok(hello) => hello,
+        Err((code, reason)) => return close_with(&mut sink, code, reason).await,
+    };
+    let caller = match state.services.accounts.authenticate(&token).await {
+        Ok(caller) => caller,
+        Err(_) => return close_with(&mut sink, close::AUTHENTICATION_FAILED, "invalid session token").await,
+    };
+    let hub = state.services.hub.clone();
+    if hub.sockets_of(caller.id()) >= config.max_sockets_per_account {
+        return close_with(&mut sink, close::TOO_MANY_SOCKETS, "too many sockets for this account").await;
+    }
+    let (handle, rx) = hub.register(caller.id(), caller.session.clone());
+    let per_second = NonZeroU32::new(config.frames_per_second).expect("validated");
+    let mut session = Session {
+        state: state.clone(),
+        handle: handle.clone(),
+        caller,
+        delivered: HashMap::new(),
+        limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(per_second.saturating_mul(TWO))),
+        violations: 0,
+        typing: HashMap::new(),
+        sink,
+    };
+    let outcome = session.serve(stream, rx, resume).await;
+    let account = session.caller.id();
+    let conversations: Vec<ConversationId> = session.delivered.keys().copied().collect();
+    if let Err((code, reason)) = outcome {
+        close_with(&mut session.sink, code, reason).await;
+    }
+    if hub.unregister(&handle) {
+        announce_presence(&state, account, &conversations, PresenceStatus::Offline);
+    }
+}
+
+fn announce_presence(state: &AppState, account: AccountId, conversations: &[ConversationId], status: PresenceStatus) {
+    for &c in conversations {
+        let frame = ServerFrame::Presence { conversation_id: c, account_id: account, status };
+        state.services.hub.publish(c, Event::new(Some(c), None, &frame));
+    }
+}
+
+struct Session {
+    state: AppState,
+    handle: Arc<SessionHandle>,
+    caller: Caller,
+    /// The last sequence written per conversation: the session's view of what it may
+    /// send, and the order guard.
+    delivered: HashMap<ConversationId, i64>,
+    limiter: DefaultDirectRateLimiter,
+    violations: u32,
+    typing: HashMap<ConversationId, Instant>,
+    sink: Sink,
+}
+
+/// Why a session ends: a close code and reason to send, or `Ok` when the peer left.
+type Ended = Result<(), (u16, &'static str)>;
+
+impl Session {
+    fn account(&self) -> AccountId {
+        self.caller.id()
+    }
+
+    async fn write(&mut self, frame: &ServerFrame) -> Ended {
+        self.write_text(encode(frame)).await
+    }
+
+    async fn write_text(&mut self, text: Utf8Bytes) -> Ended {
+        self.sink.feed(WsMessage::Text(text)).await.map_err(|_| (1011, "write failed"))
+    }
+
+    async fn flush(&mut self) -> Ended {
+        self.sink.flush().await.map_err(|_| (1011, "write failed"))
+    }
+
+    async fn serve(
+        &mut self,
+        mut stream: Stream,
+        mut rx: mpsc::Receiver<Outbound>,
+        resume: BTreeMap<ConversationId, i64>,
+    ) -> Ended {
+        self.ready(resume).await?;
+        let config = self.state.gateway.config.clone();
+        let stopping = stopped(self.state.gateway.shutdown.clone());
+        tokio::pin!(stopping);
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(config.heartbeat_seconds));
+        heartbeat.tick().await;
+        let idle = Duration::from_secs(config.idle_timeout_seconds);
+        let mut last_heard = Instant::now();
+        let handle = self.handle.clone();
+        loop {
+            tokio::select! {
+                code = handle.killed() => {
+                    let reason = match code {
+                        close::SLOW_CONSUMER => "too slow to read",
+                        close::SESSION_ENDED => "session ended",
+                        _ => "closed",
+                    };
+                    return Err((code, reason));
+                }
+                _ = &mut stopping => return Err((close::GOING_AWAY, "server restarting: reconnect")),
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > idle {
+                        return Err((close::IDLE_TIMEOUT, "idle"));
+                    }
+                    self.sink.send(WsMessage::Ping(Default::default())).await.map_err(|_| (1011, "write failed"))?;
+                }
+                incoming = stream.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        None | Some(Ok(WsMessage::Close(_))) => return Ok(()),
+                        Some(Err(e)) => {
+                            let text = e.to_string();
+                            if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
+                                return Err((1009, "frame too large"));
+                            }
+                            return Ok(());
+                        }
+                        Some(Ok(WsMessage::Binary(_))) => return Err((1003, "binary frames are not part of the protocol")),
+                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                        Some(Ok(WsMessage::Text(text))) => {
+                            self.on_frame(&text).await?;
+                            self.flush().await?;
+                        }
+                    }
+                }
+                item = rx.recv() => {
+                    let Some(item) = item else { return Ok(()) };
+                    self.on_outbound(item).await?;
+                    // Coalesce what else is queued into the same write.
+                    for _ in 0..WRITE_BATCH {
+                        match rx.try_recv() {
+                            Ok(item) => self.on_outbound(item).await?,
+                            Err(_) => break,
+                        }
+                    }
+                    self.flush().await?;
+                }
+            }
+        }
+    }
+
+    /// Subscribes, snapshots, sends `ready`, then replays what a resuming client missed.
+    async fn ready(&mut self, resume: BTreeMap<ConversationId, i64>) -> Ended {
+        let store = self.state.services.store.clone();
+        let hub = self.state.services.hub.clone();
+        let account = self.account();
+        let internal = |_| (1011, "server error");
+        let first = store.visible_conversations(account).await.map_err(internal)?;
+        for s in &first {
+            hub.subscribe(&self.handle, s.conversation.id);
+        }
+        // Read again now that events flow: this is the state `ready` reports.
+        let snapshot = store.visible_conversations(account).await.map_err(internal)?;
+        for s in &first {
+            if !snapshot.iter().any(|n| n.conversation.id == s.conversation.id) {
+                hub.unsubscribe(&self.handle, s.conversation.id);
+            }
+        }
+        for s in &snapshot {
+            hub.subscribe(&self.handle, s.conversation.id);
+            self.delivered.insert(s.conversation.id, s.conversation.last_seq);
+        }
+        let ready = ServerFrame::Ready {
+            version: GATEWAY_VERSION,
+            session_id: self.handle.id.to_string(),
+            account: crate::http::account_view(&self.caller.account),
+            conversations: snapshot.iter().map(views::ready_conversation).collect(),
+            heartbeat_ms: self.state.gateway.config.heartbeat_seconds * 1000,
+        };
+        self.write(&ready).await?;
+        if hub.sockets_of(account) == 1 {
+            let ids: Vec<ConversationId> = self.delivered.keys().copied().collect();
+            announce_presence(&self.state, account, &ids, PresenceStatus::Online);
+        }
+        let bound = self.state.gateway.config.resume_max_messages;
+        for (conversation, from) in resume {
+            let Some(&current) = self.delivered.get(&conversation) else { continue };
+            let from = from.max(0);
+            if from >= current {
+                continue;
+            }
+            if current - from > bound {
+                self.write(&ServerFrame::Resync { conversation_id: conversation, last_seq: current }).await?;
+                continue;
+            }
+            self.replay(conversation, from + 1, current).await?;
+        }
+        self.flush().await
+    }
+
+    /// Writes the messages `from..=to` of a conversation, in order, from the store.
+    async fn replay(&mut self, conversation: ConversationId, from: i64, to: i64) -> Ended {
+        let store = self.state.services.store.clone();
+        let mut next = from;
+        while next <= to {
+            let end = (next + REPLAY_PAGE - 1).min(to);
+            let rows = store.messages(conversation, next, end).await.map_err(|_| (1011, "server error"))?;
+            let extras = store.extras(conversation, next, end).await.map_err(|_| (1011, "server error"))?;
+            for message in views::message_views(rows, &extras, self.account()) {
+                if !self.handle.subscribed(conversation) {
+                    return Ok(());
+                }
+                self.write(&ServerFrame::MessageCreated { message }).await?;
+            }
+            next = end + 1;
+        }
+        Ok(())
+    }
+
+    async fn on_outbound(&mut self, item: Outbound) -> Ended {
+        self.handle.dequeued(&item);
+        match item {
+            Outbound::Event(event) => {
+                let Some(conversation) = event.conversation else {
+                    return self.write_text(event.text.clone()).await;
+                };
+                // Delivery re-checks the hub's view: nothing of a revoked conversation.
+                if !self.handle.subscribed(conversation) {
+                    return Ok(());
+                }
+                if let Some(seq) = event.seq {
+                    let last = self.delivered.get(&conversation).copied().unwrap_or(0);
+                    if seq <= last {
+                        return Ok(());
+                    }
+                    if seq > last + 1 {
+                        let bound = self.state.gateway.config.resume_max_messages;
+                        if seq - last - 1 > bound {
+                            self.write(&ServerFrame::Resync { conversation_id: conversation, last_seq: seq }).await?;
+                            self.delivered.insert(conversation, seq);
+                            return Ok(());
+                        }
+                        self.replay(conversation, last + 1, seq - 1).await?;
+                    }
+                    self.delivered.insert(conversation, seq);
+                }
+                self.write_text(event.text.clone()).await
+            }
+            Outbound::Added(conversation) => {
+                if !self.handle.subscribed(conversation) {
+                    return Ok(());
+                }
+                let summary = self.state.services.store.conversation_summary(self.account(), conversation).await;
+                match summary {
+                    Ok(Some(s)) => {
+                        self.delivered.insert(conversation, s.conversation.last_seq);
+                        self.write(&ServerFrame::ConversationAdded { conversation: views::ready_conversation(&s) })
+                            .await
+                    }
+                    Ok(None) => Ok(()),
+                    Err(_) => Err((1011, "server error")),
+                }
+            }
+            Outbound::Removed(conversation) => {
+                self.delivered.remove(&conversation);
+                self.typing.remove(&conversation);
+                self.write(&ServerFrame::ConversationRemoved { conversation_id: conversation }).await
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str) -> Ended {
+        if self.limiter.check().is_err() {
+            self.violations += 1;
+            let sustained = 4 * self.state.gateway.config.frames_per_second;
+            if self.violations > sustained {
+                return Err((close::RATE_LIMITED, "too many frames"));
+            }
+            return self.write(&error_frame(None, ErrorCode::RateLimited, "too many frames; slow down")).await;
+        }
+        self.violations = 0;
+        let frame = match parse(text) {
+            Ok(frame) => frame,
+            Err((code, message)) => return self.write(&error_frame(None, code, message)).await,
+        };
+        let account = self.account();
+        let services = self.state.services.clone();
+        match frame {
+            ClientFrame::Hello { .. } => Err((close::PROTOCOL_VIOLATION, "hello was already received")),
+            ClientFrame::Ping { reference } => self.write(&ServerFrame::Pong { reference }).await,
+            ClientFrame::Send { reference, conversation_id, body, client_id, reply_to, mentions } => {
+                let posted =
+                    services.messages.post(account, conversation_id, body, client_id, reply_to, mentions).await;
+                let frame = match posted {
+                    Ok((message, new)) => ServerFrame::Ack {
+                        reference,
+                        conversation_id,
+                        seq: message.seq,
+                        message_id: message.id,
+                        duplicate: !new,
+                    },
+                    Err(e) => service_error(reference, e),
+                };
+                self.write(&frame).await
+            }
+            ClientFrame::Read { conversation_id, seq } => {
+                match services.messages.mark_read(account, conversation_id, seq).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.write(&service_error(None, e)).await,
+                }
+            }
+            ClientFrame::Typing { conversation_id } => {
+                if self.typing.get(&conversation_id).is_some_and(|at| at.elapsed() < TYPING_INTERVAL) {
+                    return Ok(());
+                }
+                let allowed = match services.membership.conversation(account, conversation_id).await {
+                    Ok(access) => access.require_write(),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = allowed {
+                    return self.write(&service_error(None, e)).await;
+                }
+                self.typing.insert(conversation_id, Instant::now());
+                let frame = ServerFrame::Typing { conversation_id, account_id: account };
+                services.hub.publish(conversation_id, Event::new(Some(conversation_id), None, &frame));
+                Ok(())
+            }
+            ClientFrame::Presence { status } => {
+                let status = match status {
+                    ClientPresence::Online => PresenceStatus::Online,
+                    ClientPresence::Away => PresenceStatus::Away,
+                };
+                let ids: Vec<ConversationId> = self.delivered.keys().copied().collect();
+                announce_presence(&self.state, account, &ids, status);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves once the node starts shutting down.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Parses a client frame into one of the documented errors when it is not one.
+fn parse(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| (ErrorCode::MalformedJson, format!("not JSON: {e}")))?;
+    const TYPES: &[&str] = &["hello", "send", "typing", "presence", "read", "ping"];
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some(t) if TYPES.contains(&t) => {}
+        Some(t) => return Err((ErrorCode::UnknownFrame, format!("unknown frame type {t:?}"))),
+        None => return Err((ErrorCode::UnknownFrame, "a frame needs a string \"type\"".into())),
+    }
+    serde_json::from_value(value).map_err(|e| (ErrorCode::InvalidRequest, e.to_string()))
+}
+
+fn service_error(reference: Option<String>, e: services::Error) -> ServerFrame {
+    let (code, message) = e.code_and_message();
+    error_frame(reference, code, message)
+}
+
+/// The JSON schema (2020-12) of every gateway frame, generated from the protocol types:
+/// `$defs/ClientFrame` and `$defs/ServerFrame` and everything they use. Committed as
+/// `protocol/gateway.schema.json`; a test keeps the two equal.
+pub fn json_schema() -> serde_json::Value {
+    use utoipa::OpenApi;
+    #[derive(OpenApi)]
+    #[openapi(components(schemas(ClientFrame, ServerFrame)))]
+    struct Frames;
+    let components = serde_json::to_value(Frames::openapi().components.expect("components")).expect("serializes");
+    let defs =
+        serde_json::to_string(&components["schemas"]).expect("serializes").replace("#/components/schemas/", "#/$defs/");
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://salon.invalid/protocol/gateway.schema.json",
+        "title": "Salon gateway frames, version 1",
+        "description": "Every frame is one JSON text message. Client frames: $defs/ClientFrame; server frames: $defs/ServerFrame. See gateway.md.",
+        "$defs": serde_json::from_str::<serde_json::Value>(&defs).expect("valid JSON"),
+    })
+}

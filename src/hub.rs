@@ -1,0 +1,382 @@
+//! The local hub: which sockets on this node listen to which conversation, and the
+//! fan-out of events to them.
+//!
+//! Owns the per-conversation subscriber lists and the per-account session lists (both
+//! sharded maps), and every socket's bounded outbound queue. An event is encoded once
+//! (`Event::text`, a reference-counted buffer) and the same bytes are queued for every
+//! recipient. A socket whose queue is full (frames or bytes) is closed as a slow consumer;
+//! nobody else waits for it.
+//!
+//! Never awaits while holding a shard of a map, and never awaits the network at all:
+//! every method here is synchronous, so a removal (`revoke`) is complete when it returns.
+//! Delivery re-checks: a session writes an event of a conversation only while the
+//! conversation is in its `subscriptions`, which `revoke` clears before returning.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+
+use crate::crypto::TokenHash;
+use crate::domain::{AccountId, ConversationId};
+use salon_protocol::gateway::{ServerFrame, close};
+
+/// An encoded event, shared by every recipient.
+#[derive(Debug)]
+pub struct Event {
+    /// The conversation it belongs to (`None`: addressed to an account).
+    pub conversation: Option<ConversationId>,
+    /// For `message_created`: its sequence, which sessions use to keep order.
+    pub seq: Option<i64>,
+    pub text: Utf8Bytes,
+}
+
+impl Event {
+    pub fn new(conversation: Option<ConversationId>, seq: Option<i64>, frame: &ServerFrame) -> Arc<Event> {
+        Arc::new(Event { conversation, seq, text: encode(frame) })
+    }
+}
+
+pub fn encode<T: Serialize>(frame: &T) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(frame).expect("frames serialize"))
+}
+
+/// What a session's queue carries.
+#[derive(Debug)]
+pub enum Outbound {
+    Event(Arc<Event>),
+    /// The account can now see this conversation.
+    Added(ConversationId),
+    /// The account can no longer see this conversation.
+    Removed(ConversationId),
+}
+
+impl Outbound {
+    fn cost(&self) -> usize {
+        match self {
+            Outbound::Event(e) => e.text.len(),
+            _ => 64,
+        }
+    }
+}
+
+/// Queue bounds per socket.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    pub frames: usize,
+    pub bytes: usize,
+}
+
+/// The hub's side of one socket.
+pub struct SessionHandle {
+    pub id: u64,
+    pub account: AccountId,
+    /// The session token the socket authenticated with (so a log-out closes it).
+    pub token: TokenHash,
+    tx: mpsc::Sender<Outbound>,
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Conversations this socket may receive events of. Changed only by the hub.
+    subscriptions: Mutex<HashSet<ConversationId>>,
+    close_code: AtomicU16,
+    closed: AtomicBool,
+    kill: Notify,
+}
+
+impl SessionHandle {
+    /// Whether an event of `conversation` may still be written to this socket.
+    pub fn subscribed(&self, conversation: ConversationId) -> bool {
+        self.subscriptions.lock().expect("not poisoned").contains(&conversation)
+    }
+
+    /// Marks `bytes` of queued frames as written.
+    pub fn dequeued(&self, item: &Outbound) {
+        self.queued_bytes.fetch_sub(item.cost(), Ordering::Relaxed);
+    }
+
+    /// Resolves once the hub has decided to close this socket; returns the close code.
+    pub async fn killed(&self) -> u16 {
+        loop {
+            let notified = self.kill.notified();
+            if self.closed.load(Ordering::Acquire) {
+                return self.close_code.load(Ordering::Acquire);
+            }
+            notified.await;
+        }
+    }
+
+    pub fn close(&self, code: u16) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.close_code.store(code, Ordering::Release);
+            self.kill.notify_waiters();
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues without waiting; a full queue closes the socket as a slow consumer.
+    fn push(&self, item: Outbound) {
+        if self.is_closed() {
+            return;
+        }
+        let cost = item.cost();
+        if self.queued_bytes.fetch_add(cost, Ordering::Relaxed) + cost > self.max_bytes {
+            self.close(close::SLOW_CONSUMER);
+            return;
+        }
+        if self.tx.try_send(item).is_err() {
+            self.close(close::SLOW_CONSUMER);
+        }
+    }
+}
+
+/// Counters for `/metrics` (and tests).
+#[derive(Debug, Default)]
+pub struct HubStats {
+    pub events_published: AtomicU64,
+    pub frames_queued: AtomicU64,
+    pub slow_consumers: AtomicU64,
+}
+
+pub struct Hub {
+    conversations: DashMap<ConversationId, Vec<Arc<SessionHandle>>>,
+    accounts: DashMap<AccountId, Vec<Arc<SessionHandle>>>,
+    next_id: AtomicU64,
+    limits: QueueLimits,
+    pub stats: HubStats,
+}
+
+impl Hub {
+    pub fn new(limits: QueueLimits) -> Hub {
+        Hub {
+            conversations: DashMap::new(),
+            accounts: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            limits,
+            stats: HubStats::default(),
+        }
+    }
+
+    /// Registers a socket of `account`; from now on account-wide events (grants,
+    /// revocations, read markers) reach it. Conversations are subscribed separately.
+    pub fn register(&self, account: AccountId, token: TokenHash) -> (Arc<SessionHandle>, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(self.limits.frames);
+        let handle = Arc::new(SessionHandle {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            account,
+            token,
+            tx,
+            queued_bytes: AtomicUsize::new(0),
+            max_bytes: self.limits.bytes,
+            subscriptions: Mutex::new(HashSet::new()),
+            close_code: AtomicU16::new(0),
+            closed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.accounts.entry(account).or_default().push(handle.clone());
+        (handle, rx)
+    }
+
+    /// Removes a socket everywhere. Returns whether it was the account's last one here.
+    pub fn unregister(&self, handle: &SessionHandle) -> bool {
+        let conversations: Vec<ConversationId> = handle.subscriptions.lock().expect("not poisoned").drain().collect();
+        for c in conversations {
+            self.remove_subscriber(c, |s| s.id == handle.id);
+        }
+        let mut last = false;
+        if let Some(mut sessions) = self.accounts.get_mut(&handle.account) {
+            sessions.retain(|s| s.id != handle.id);
+            last = sessions.is_empty();
+        }
+        self.accounts.remove_if(&handle.account, |_, sessions| sessions.is_empty());
+        last
+    }
+
+    /// Subscribes one socket to a conversation (the caller checked access).
+    pub fn subscribe(&self, handle: &Arc<SessionHandle>, conversation: ConversationId) {
+        let fresh = handle.subscriptions.lock().expect("not poisoned").insert(conversation);
+        if fresh {
+            self.conversations.entry(conversation).or_default().push(handle.clone());
+        }
+    }
+
+    /// Unsubscribes one socket from a conversation.
+    pub fn unsubscribe(&self, handle: &SessionHandle, conversation: ConversationId) {
+        handle.subscriptions.lock().expect("not poisoned").remove(&conversation);
+        self.remove_subscriber(conversation, |s| s.id == handle.id);
+    }
+
+    fn remove_subscriber(&self, conversation: ConversationId, matches: impl Fn(&SessionHandle) -> bool) {
+        if let Some(mut subs) = self.conversations.get_mut(&conversation) {
+            subs.retain(|s| !matches(s));
+        }
+        self.conversations.remove_if(&conversation, |_, subs| subs.is_empty());
+    }
+
+    fn sessions_of(&self, account: AccountId) -> Vec<Arc<SessionHandle>> {
+        self.accounts.get(&account).map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Queues `event` for every socket subscribed to its conversation.
+    pub fn publish(&self, conversation: ConversationId, event: Arc<Event>) {
+        self.stats.events_published.fetch_add(1, Ordering::Relaxed);
+        // Clone the list and let go of the shard before touching any queue.
+        let subscribers = self.conversations.get(&conversation).map(|s| s.clone()).unwrap_or_default();
+        for s in subscribers {
+            self.deliver(&s, Outbound::Event(event.clone()));
+        }
+    }
+
+    /// Queues `event` for every socket of `account` on this node.
+    pub fn to_account(&self, account: AccountId, event: Arc<Event>) {
+        for s in self.sessions_of(account) {
+            self.deliver(&s, Outbound::Event(event.clone()));
+        }
+    }
+
+    fn deliver(&self, session: &SessionHandle, item: Outbound) {
+        session.push(item);
+        if session.is_closed() {
+            if session.close_code.load(Ordering::Acquire) == close::SLOW_CONSUMER {
+                self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            }
+        } else {
+            self.stats.frames_queued.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `account` can now see `conversation`: subscribe its sockets and tell them.
+    pub fn grant(&self, account: AccountId, conversation: ConversationId) {
+        for s in self.sessions_of(account) {
+            self.subscribe(&s, conversation);
+            s.push(Outbound::Added(conversation));
+        }
+    }
+
+    /// `account` can no longer see `conversation`. When this returns, none of its
+    /// sockets on this node will write another event of it; each is told.
+    pub fn revoke(&self, account: AccountId, conversation: ConversationId) {
+        self.remove_subscriber(conversation, |s| s.account == account);
+        for s in self.sessions_of(account) {
+            s.subscriptions.lock().expect("not poisoned").remove(&conversation);
+            s.push(Outbound::Removed(conversation));
+        }
+    }
+
+    /// Closes the sockets of `account` (all, or those opened with one session token).
+    pub fn close_sessions(&self, account: AccountId, only: Option<&TokenHash>, code: u16) {
+        for s in self.sessions_of(account) {
+            if only.is_none_or(|t| *t == s.token) {
+                s.close(code);
+            }
+        }
+    }
+
+    /// Closes every socket except those opened with `keep` (after a password change).
+    pub fn close_other_sessions(&self, account: AccountId, keep: &TokenHash, code: u16) {
+        for s in self.sessions_of(account) {
+            if s.token != *keep {
+                s.close(code);
+            }
+        }
+    }
+
+    /// Closes every socket on this node (shutdown).
+    pub fn close_all(&self, code: u16) {
+        for entry in self.accounts.iter() {
+            for s in entry.value() {
+                s.close(code);
+            }
+        }
+    }
+
+    /// How many sockets are open on this node, and for one account.
+    pub fn sockets(&self) -> usize {
+        self.accounts.iter().map(|e| e.value().len()).sum()
+    }
+
+    pub fn sockets_of(&self, account: AccountId) -> usize {
+        self.accounts.get(&account).map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(frames: usize, bytes: usize) -> Hub {
+        Hub::new(QueueLimits { frames, bytes })
+    }
+
+    fn event(c: i64) -> Arc<Event> {
+        Event::new(Some(ConversationId(c)), None, &ServerFrame::Pong { reference: None })
+    }
+
+    #[tokio::test]
+    async fn publish_reaches_subscribers_only() {
+        let hub = hub(8, 1 << 20);
+        let (a, mut ra) = hub.register(AccountId(1), TokenHash::of("a"));
+        let (_b, mut rb) = hub.register(AccountId(2), TokenHash::of("b"));
+        hub.subscribe(&a, ConversationId(10));
+        hub.publish(ConversationId(10), event(10));
+        assert!(matches!(ra.try_recv(), Ok(Outbound::Event(_))));
+        assert!(rb.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn revoke_is_complete_when_it_returns() {
+        let hub = hub(8, 1 << 20);
+        let (a, mut ra) = hub.register(AccountId(1), TokenHash::of("a"));
+        hub.subscribe(&a, ConversationId(10));
+        hub.revoke(AccountId(1), ConversationId(10));
+        assert!(!a.subscribed(ConversationId(10)));
+        hub.publish(ConversationId(10), event(10));
+        assert!(matches!(ra.try_recv(), Ok(Outbound::Removed(ConversationId(10)))));
+        assert!(ra.try_recv().is_err(), "nothing after the revocation");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_closes_only_the_slow_socket() {
+        let hub = hub(2, 1 << 20);
+        let (slow, _keep_rx) = hub.register(AccountId(1), TokenHash::of("a"));
+        let (fast, mut rf) = hub.register(AccountId(2), TokenHash::of("b"));
+        hub.subscribe(&slow, ConversationId(10));
+        hub.subscribe(&fast, ConversationId(10));
+        for _ in 0..3 {
+            hub.publish(ConversationId(10), event(10));
+            if let Ok(item) = rf.try_recv() {
+                fast.dequeued(&item);
+            }
+        }
+        assert!(slow.is_closed());
+        assert_eq!(slow.killed().await, close::SLOW_CONSUMER);
+        assert!(!fast.is_closed());
+        assert_eq!(hub.stats.slow_consumers.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_byte_budget_closes_too() {
+        let hub = hub(100, 40);
+        let (s, _rx) = hub.register(AccountId(1), TokenHash::of("a"));
+        hub.subscribe(&s, ConversationId(1));
+        hub.publish(ConversationId(1), event(1));
+        hub.publish(ConversationId(1), event(1));
+        assert!(s.is_closed(), "two pongs are over 40 bytes");
+    }
+
+    #[tokio::test]
+    async fn unregister_forgets_everything() {
+        let hub = hub(8, 1 << 20);
+        let (a, _ra) = hub.register(AccountId(1), TokenHash::of("a"));
+        hub.subscribe(&a, ConversationId(10));
+        assert!(hub.unregister(&a));
+        assert_eq!(hub.sockets(), 0);
+        assert!(hub.conversations.is_empty());
+    }
+}
