@@ -449,3 +449,23 @@ fn the_gateway_schema_is_current() {
         );
     }
 }
+
+/// One account may hold a bounded number of sockets, one address too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_are_limited_per_account_and_per_address() {
+    let p = pair_with(Backend::Sqlite, |c| c.gateway.max_sockets_per_account = 2).await;
+    let (_one, _) = p.app.gateway(&p.owner.0).await;
+    let (_two, _) = p.app.gateway(&p.owner.0).await;
+    let mut third = p.app.open_gateway(None).await.unwrap();
+    third.send(json!({"type": "hello", "token": p.owner.0})).await;
+    assert_eq!(third.until_closed().await.0, Some(close::TOO_MANY_SOCKETS));
+    let (_other_account, _) = p.app.gateway(&p.member.0).await;
+
+    let app = spawn_app_with(Backend::Sqlite, |c| c.gateway.max_sockets_per_address = 2).await;
+    let _a = app.open_gateway(None).await.unwrap();
+    let _b = app.open_gateway(None).await.unwrap();
+    match app.open_gateway(None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
+        other => panic!("a third socket from one address is refused, got {:?}", other.map(|_| ())),
+    }
+}
