@@ -146,7 +146,7 @@ fn close_frame(code: u16, reason: &'static str) -> WsMessage {
 
 async fn close_with(sink: &mut Sink, code: u16, reason: &'static str) {
     let _ = sink.send(close_frame(code, reason)).await;
-    let _ = sink.close().await;
+    let _ = sink.flush().await;
 }
 
 fn error_frame(reference: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
@@ -207,11 +207,20 @@ async fn run(socket: WebSocket, state: AppState) {
         typing: HashMap::new(),
         sink,
     };
-    let outcome = session.serve(stream, rx, resume).await;
+    let outcome = session.serve(&mut stream, rx, resume).await;
     let account = session.caller.id();
     let conversations: Vec<ConversationId> = session.delivered.keys().copied().collect();
     if let Err((code, reason)) = outcome {
         close_with(&mut session.sink, code, reason).await;
+        // The closing handshake: let the client read the code and answer, briefly.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     if hub.unregister(&handle) {
         announce_presence(&state, account, &conversations, PresenceStatus::Offline);
@@ -260,7 +269,7 @@ impl Session {
 
     async fn serve(
         &mut self,
-        mut stream: Stream,
+        stream: &mut Stream,
         mut rx: mpsc::Receiver<Outbound>,
         resume: BTreeMap<ConversationId, i64>,
     ) -> Ended {

@@ -469,3 +469,25 @@ async fn sockets_are_limited_per_account_and_per_address() {
         other => panic!("a third socket from one address is refused, got {:?}", other.map(|_| ())),
     }
 }
+
+/// A client that answers nothing (not even pings) is closed as idle. The passage of time
+/// is the feature under test here: the client stays silent, without polling its socket
+/// (which would answer pings), for longer than the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_are_closed_as_idle() {
+    let p = pair_with(Backend::Sqlite, |c| {
+        c.gateway.heartbeat_seconds = 1;
+        c.gateway.idle_timeout_seconds = 2;
+    })
+    .await;
+    let (mut quiet, _) = p.app.gateway(&p.owner.0).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert_eq!(quiet.until_closed().await.0, Some(close::IDLE_TIMEOUT));
+    // One that listens (and so answers the pings) stays open as long.
+    let (mut lively, _) = p.app.gateway(&p.member.0).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(3500);
+    while let Ok(frame) = tokio::time::timeout_at(deadline, lively.frame()).await {
+        assert_eq!(frame["type"], "presence", "{frame}");
+    }
+    assert!(lively.round_trip("alive").await.iter().all(|f| f["type"] == "presence"));
+}

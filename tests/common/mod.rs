@@ -333,12 +333,11 @@ impl Gw {
         self.ws.send(message).await.expect("the socket is open");
     }
 
-    /// The next frame or close, within 10 s.
+    /// The next frame or close, within 10 s (pings do not count).
     pub async fn next(&mut self) -> Received {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let next = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
-                .await
-                .expect("something arrives within 10 s");
+            let next = tokio::time::timeout_at(deadline, self.ws.next()).await.expect("something arrives within 10 s");
             match next {
                 Some(Ok(WsMessage::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).expect("server frames are JSON");
