@@ -48,6 +48,11 @@ const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 /// Frames written to the socket in one go before flushing.
 const WRITE_BATCH: usize = 64;
 const TWO: NonZeroU32 = NonZeroU32::new(2).expect("2 is not zero");
+/// A client that takes longer than this to accept a write is a slow consumer: the session
+/// must stay responsive to kills, shutdown and the idle check.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The least time between two presence changes of one socket that are forwarded.
+const PRESENCE_INTERVAL: Duration = Duration::from_secs(2);
 /// Messages read from the store per page when filling a gap or replaying.
 const REPLAY_PAGE: i64 = 200;
 
@@ -196,6 +201,11 @@ async fn run(socket: WebSocket, state: AppState) {
         return close_with(&mut sink, close::TOO_MANY_SOCKETS, "too many sockets for this account").await;
     }
     let (handle, rx) = hub.register(caller.id(), caller.session.clone());
+    // A log-out between the check above and the registration would have missed this socket.
+    if state.services.accounts.authenticate(&token).await.is_err() {
+        hub.unregister(&handle);
+        return close_with(&mut sink, close::SESSION_ENDED, "session ended").await;
+    }
     let per_second = NonZeroU32::new(config.frames_per_second).expect("validated");
     let mut session = Session {
         state: state.clone(),
@@ -205,6 +215,7 @@ async fn run(socket: WebSocket, state: AppState) {
         limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(per_second.saturating_mul(TWO))),
         violations: 0,
         typing: HashMap::new(),
+        presence: (PresenceStatus::Online, Instant::now() - PRESENCE_INTERVAL),
         sink,
     };
     let outcome = session.serve(&mut stream, rx, resume).await;
@@ -244,6 +255,8 @@ struct Session {
     limiter: DefaultDirectRateLimiter,
     violations: u32,
     typing: HashMap<ConversationId, Instant>,
+    /// The presence last forwarded, and when.
+    presence: (PresenceStatus, Instant),
     sink: Sink,
 }
 
@@ -260,11 +273,19 @@ impl Session {
     }
 
     async fn write_text(&mut self, text: Utf8Bytes) -> Ended {
-        self.sink.feed(WsMessage::Text(text)).await.map_err(|_| (1011, "write failed"))
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(WsMessage::Text(text))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err((1011, "write failed")),
+            Err(_) => Err((close::SLOW_CONSUMER, "too slow to read")),
+        }
     }
 
     async fn flush(&mut self) -> Ended {
-        self.sink.flush().await.map_err(|_| (1011, "write failed"))
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err((1011, "write failed")),
+            Err(_) => Err((close::SLOW_CONSUMER, "too slow to read")),
+        }
     }
 
     async fn serve(
@@ -297,7 +318,11 @@ impl Session {
                     if last_heard.elapsed() > idle {
                         return Err((close::IDLE_TIMEOUT, "idle"));
                     }
-                    self.sink.send(WsMessage::Ping(Default::default())).await.map_err(|_| (1011, "write failed"))?;
+                    match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(WsMessage::Ping(Default::default()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Err((1011, "write failed")),
+                        Err(_) => return Err((close::SLOW_CONSUMER, "too slow to read")),
+                    }
                 }
                 incoming = stream.next() => {
                     last_heard = Instant::now();
@@ -351,8 +376,10 @@ impl Session {
                 hub.unsubscribe(&self.handle, s.conversation.id);
             }
         }
+        // Only what is still subscribed: a grant since the first read subscribed the socket
+        // itself (its `conversation_added` is queued), a revocation unsubscribed it.
+        let snapshot: Vec<_> = snapshot.into_iter().filter(|s| self.handle.subscribed(s.conversation.id)).collect();
         for s in &snapshot {
-            hub.subscribe(&self.handle, s.conversation.id);
             self.delivered.insert(s.conversation.id, s.conversation.last_seq);
         }
         let ready = ServerFrame::Ready {
@@ -367,24 +394,27 @@ impl Session {
             let ids: Vec<ConversationId> = self.delivered.keys().copied().collect();
             announce_presence(&self.state, account, &ids, PresenceStatus::Online);
         }
-        let bound = self.state.gateway.config.resume_max_messages;
+        // One budget for the whole resume, not per conversation: beyond it, `resync`.
+        let mut budget = self.state.gateway.config.resume_max_messages;
         for (conversation, from) in resume {
             let Some(&current) = self.delivered.get(&conversation) else { continue };
             let from = from.max(0);
             if from >= current {
                 continue;
             }
-            if current - from > bound {
+            if current - from > budget {
                 self.write(&ServerFrame::Resync { conversation_id: conversation, last_seq: current }).await?;
                 continue;
             }
+            budget -= current - from;
             self.replay(conversation, from + 1, current).await?;
         }
         self.flush().await
     }
 
     /// Writes the messages `from..=to` of a conversation, in order, from the store.
-    async fn replay(&mut self, conversation: ConversationId, from: i64, to: i64) -> Ended {
+    /// `Ok(false)`: the conversation was revoked meanwhile (nothing more of it may go out).
+    async fn replay(&mut self, conversation: ConversationId, from: i64, to: i64) -> Result<bool, (u16, &'static str)> {
         let store = self.state.services.store.clone();
         let mut next = from;
         while next <= to {
@@ -393,13 +423,13 @@ impl Session {
             let extras = store.extras(conversation, next, end).await.map_err(|_| (1011, "server error"))?;
             for message in views::message_views(rows, &extras, self.account()) {
                 if !self.handle.subscribed(conversation) {
-                    return Ok(());
+                    return Ok(false);
                 }
                 self.write(&ServerFrame::MessageCreated { message }).await?;
             }
             next = end + 1;
         }
-        Ok(())
+        Ok(self.handle.subscribed(conversation))
     }
 
     async fn on_outbound(&mut self, item: Outbound) -> Ended {
@@ -409,23 +439,29 @@ impl Session {
                 let Some(conversation) = event.conversation else {
                     return self.write_text(event.text.clone()).await;
                 };
-                // Delivery re-checks the hub's view: nothing of a revoked conversation.
+                // Delivery re-checks the hub's view: nothing of a revoked conversation, and
+                // nothing of one whose `conversation_added` has not gone out yet (its
+                // `last_seq` covers what came before).
                 if !self.handle.subscribed(conversation) {
                     return Ok(());
                 }
+                let Some(&last) = self.delivered.get(&conversation) else { return Ok(()) };
                 if let Some(seq) = event.seq {
-                    let last = self.delivered.get(&conversation).copied().unwrap_or(0);
                     if seq <= last {
                         return Ok(());
                     }
                     if seq > last + 1 {
                         let bound = self.state.gateway.config.resume_max_messages;
                         if seq - last - 1 > bound {
-                            self.write(&ServerFrame::Resync { conversation_id: conversation, last_seq: seq }).await?;
                             self.delivered.insert(conversation, seq);
+                            return self
+                                .write(&ServerFrame::Resync { conversation_id: conversation, last_seq: seq })
+                                .await;
+                        }
+                        // Filling the gap awaited the store: re-check before writing on.
+                        if !self.replay(conversation, last + 1, seq - 1).await? {
                             return Ok(());
                         }
-                        self.replay(conversation, last + 1, seq - 1).await?;
                     }
                     self.delivered.insert(conversation, seq);
                 }
@@ -437,12 +473,18 @@ impl Session {
                 }
                 let summary = self.state.services.store.conversation_summary(self.account(), conversation).await;
                 match summary {
-                    Ok(Some(s)) => {
+                    // Re-checked after the await: a revocation may have come meanwhile.
+                    Ok(Some(s)) if self.handle.subscribed(conversation) => {
                         self.delivered.insert(conversation, s.conversation.last_seq);
                         self.write(&ServerFrame::ConversationAdded { conversation: views::ready_conversation(&s) })
                             .await
                     }
-                    Ok(None) => Ok(()),
+                    Ok(_) => {
+                        // A stale grant (access already gone again): undo the subscription.
+                        self.state.services.hub.unsubscribe(&self.handle, conversation);
+                        self.delivered.remove(&conversation);
+                        Ok(())
+                    }
                     Err(_) => Err((1011, "server error")),
                 }
             }
@@ -515,6 +557,13 @@ impl Session {
                     ClientPresence::Online => PresenceStatus::Online,
                     ClientPresence::Away => PresenceStatus::Away,
                 };
+                // Forwarded only when it changes, and not too often: one frame fans out
+                // to every conversation the account is in.
+                let (previous, at) = self.presence;
+                if previous == status || at.elapsed() < PRESENCE_INTERVAL {
+                    return Ok(());
+                }
+                self.presence = (status, Instant::now());
                 let ids: Vec<ConversationId> = self.delivered.keys().copied().collect();
                 announce_presence(&self.state, account, &ids, status);
                 Ok(())

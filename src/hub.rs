@@ -71,6 +71,13 @@ pub struct QueueLimits {
     pub bytes: usize,
 }
 
+/// A socket's conversations, and whether it has left (after which nothing subscribes it).
+#[derive(Default)]
+struct Subscriptions {
+    set: HashSet<ConversationId>,
+    gone: bool,
+}
+
 /// The hub's side of one socket.
 pub struct SessionHandle {
     pub id: u64,
@@ -81,7 +88,7 @@ pub struct SessionHandle {
     queued_bytes: AtomicUsize,
     max_bytes: usize,
     /// Conversations this socket may receive events of. Changed only by the hub.
-    subscriptions: Mutex<HashSet<ConversationId>>,
+    subscriptions: Mutex<Subscriptions>,
     close_code: AtomicU16,
     closed: AtomicBool,
     kill: Notify,
@@ -90,7 +97,7 @@ pub struct SessionHandle {
 impl SessionHandle {
     /// Whether an event of `conversation` may still be written to this socket.
     pub fn subscribed(&self, conversation: ConversationId) -> bool {
-        self.subscriptions.lock().expect("not poisoned").contains(&conversation)
+        self.subscriptions.lock().expect("not poisoned").set.contains(&conversation)
     }
 
     /// Marks `bytes` of queued frames as written.
@@ -174,7 +181,7 @@ impl Hub {
             tx,
             queued_bytes: AtomicUsize::new(0),
             max_bytes: self.limits.bytes,
-            subscriptions: Mutex::new(HashSet::new()),
+            subscriptions: Mutex::new(Subscriptions::default()),
             close_code: AtomicU16::new(0),
             closed: AtomicBool::new(false),
             kill: Notify::new(),
@@ -185,7 +192,11 @@ impl Hub {
 
     /// Removes a socket everywhere. Returns whether it was the account's last one here.
     pub fn unregister(&self, handle: &SessionHandle) -> bool {
-        let conversations: Vec<ConversationId> = handle.subscriptions.lock().expect("not poisoned").drain().collect();
+        let conversations: Vec<ConversationId> = {
+            let mut subs = handle.subscriptions.lock().expect("not poisoned");
+            subs.gone = true;
+            subs.set.drain().collect()
+        };
         for c in conversations {
             self.remove_subscriber(c, |s| s.id == handle.id);
         }
@@ -200,15 +211,16 @@ impl Hub {
 
     /// Subscribes one socket to a conversation (the caller checked access).
     pub fn subscribe(&self, handle: &Arc<SessionHandle>, conversation: ConversationId) {
-        let fresh = handle.subscriptions.lock().expect("not poisoned").insert(conversation);
-        if fresh {
+        // Under the socket's lock: once `unregister` marked it gone, nothing re-adds it.
+        let mut subs = handle.subscriptions.lock().expect("not poisoned");
+        if !subs.gone && subs.set.insert(conversation) {
             self.conversations.entry(conversation).or_default().push(handle.clone());
         }
     }
 
     /// Unsubscribes one socket from a conversation.
     pub fn unsubscribe(&self, handle: &SessionHandle, conversation: ConversationId) {
-        handle.subscriptions.lock().expect("not poisoned").remove(&conversation);
+        handle.subscriptions.lock().expect("not poisoned").set.remove(&conversation);
         self.remove_subscriber(conversation, |s| s.id == handle.id);
     }
 
@@ -264,7 +276,7 @@ impl Hub {
     pub fn revoke(&self, account: AccountId, conversation: ConversationId) {
         self.remove_subscriber(conversation, |s| s.account == account);
         for s in self.sessions_of(account) {
-            s.subscriptions.lock().expect("not poisoned").remove(&conversation);
+            s.subscriptions.lock().expect("not poisoned").set.remove(&conversation);
             s.push(Outbound::Removed(conversation));
         }
     }

@@ -491,3 +491,26 @@ async fn silent_clients_are_closed_as_idle() {
     }
     assert!(lively.round_trip("alive").await.iter().all(|f| f["type"] == "presence"));
 }
+
+/// A node that shuts down tells its sockets to reconnect elsewhere (4012) and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_tells_sockets_to_reconnect() {
+    let config = common::test_config(Backend::Sqlite).await;
+    let built = salon::App::build(config.clone()).await.unwrap();
+    let app = TestApp {
+        base: format!("http://{}", built.local_addr()),
+        client: reqwest::Client::new(),
+        outbox: config.mail.outbox_dir.clone(),
+        services: built.services().clone(),
+        config,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(built.run(async move {
+        let _ = stopped.await;
+    }));
+    let (token, _) = app.new_account("leaving@gw.test", "Leaving").await;
+    let (mut gw, _) = app.gateway(&token).await;
+    stop.send(()).unwrap();
+    assert_eq!(gw.until_closed().await.0, Some(close::GOING_AWAY));
+    tokio::time::timeout(std::time::Duration::from_secs(15), running).await.expect("the node stops").unwrap().unwrap();
+}

@@ -278,7 +278,7 @@ impl Messages {
         let now_at = self.store.mark_read(caller, conversation, seq).await?;
         // Every socket of the account learns it (other devices clear their badges).
         let frame = ServerFrame::ReadMarker { conversation_id: conversation, seq: now_at };
-        self.hub.to_account(caller, Event::new(None, None, &frame));
+        self.hub.to_account(caller, Event::new(Some(conversation), None, &frame));
         Ok(now_at)
     }
 

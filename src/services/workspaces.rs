@@ -104,18 +104,11 @@ impl Workspaces {
             self.membership.require_role(caller, id, MANAGE_ROLES, "only owners and admins remove people").await?
         };
         let may_change_owner = mine == Role::Owner;
-        let had: Vec<_> = self
-            .store
-            .visible_conversations(target)
-            .await?
-            .into_iter()
-            .filter(|s| s.conversation.workspace_id == id)
-            .map(|s| s.conversation.id)
-            .collect();
         self.store.remove_member(id, target, may_change_owner).await?;
         // Leaving the workspace is leaving all of its conversations: the sockets are told
-        // before this returns.
-        for conversation in had {
+        // before this returns. Read after the commit, so a grant racing the removal is
+        // revoked too.
+        for conversation in self.store.workspace_conversations(id).await? {
             self.hub.revoke(target, conversation);
         }
         tracing::info!(workspace_id = %id, account_id = %target, "member removed");

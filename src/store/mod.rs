@@ -312,6 +312,8 @@ pub trait ConversationStore: Send + Sync {
 
     async fn groups_of_workspace(&self, workspace: WorkspaceId) -> Result<Vec<GroupRow>>;
     async fn is_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool>;
+    /// Every conversation of a workspace.
+    async fn workspace_conversations(&self, workspace: WorkspaceId) -> Result<Vec<ConversationId>>;
     /// Every conversation addressed to the group, its own chat included.
     async fn conversations_addressed_to(&self, group: ConversationId) -> Result<Vec<ConversationId>>;
     /// `false` if they were a member already.

@@ -757,6 +757,14 @@ impl ConversationStore for ThisStore {
         Ok(row.is_some())
     }
 
+    async fn workspace_conversations(&self, workspace: WorkspaceId) -> Result<Vec<ConversationId>> {
+        let rows = sqlx::query("SELECT id FROM conversations WHERE workspace_id = $1 ORDER BY id")
+            .bind(workspace.0)
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(|r| Ok(ConversationId(r.try_get("id")?))).collect()
+    }
+
     async fn conversations_addressed_to(&self, group: ConversationId) -> Result<Vec<ConversationId>> {
         let rows =
             sqlx::query("SELECT conversation_id FROM conversation_groups WHERE group_id = $1 ORDER BY conversation_id")
