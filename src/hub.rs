@@ -313,6 +313,11 @@ impl Hub {
         self.accounts.iter().map(|e| e.value().len()).sum()
     }
 
+    /// Conversations with at least one subscribed socket on this node.
+    pub fn active_conversations(&self) -> usize {
+        self.conversations.len()
+    }
+
     pub fn sockets_of(&self, account: AccountId) -> usize {
         self.accounts.get(&account).map(|s| s.len()).unwrap_or(0)
     }

@@ -246,6 +246,7 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /api/v1/contacts",
         "GET /api/v1/people/{account_id}",
         "GET /healthz",
+        "GET /metrics",
         "GET /readyz",
         "GET /api/v1/openapi.json",
     ] {

@@ -514,3 +514,25 @@ async fn shutdown_tells_sockets_to_reconnect() {
     assert_eq!(gw.until_closed().await.0, Some(close::GOING_AWAY));
     tokio::time::timeout(std::time::Duration::from_secs(15), running).await.expect("the node stops").unwrap().unwrap();
 }
+
+/// `/metrics` counts sockets, events and fan-out on this node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_sockets_and_fan_out() {
+    let p = pair(Backend::Sqlite).await;
+    let (mut a, _) = p.app.gateway(&p.owner.0).await;
+    let (_b, _) = p.app.gateway(&p.member.0).await;
+    a.send(send(&p.thread, "counted", "m")).await;
+    a.next_of("message_created").await;
+    let text = p.app.client.get(format!("{}/metrics", p.app.base)).send().await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> u64 {
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} in {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("salon_gateway_sockets"), 2);
+    assert_eq!(value("salon_gateway_active_conversations"), 1);
+    assert!(value("salon_events_published_total") >= 1);
+    assert!(value("salon_frames_queued_total") >= 2, "one message, two sockets");
+    assert_eq!(value("salon_slow_consumer_closes_total"), 0);
+    assert!(text.contains("# TYPE salon_gateway_sockets gauge"));
+}
