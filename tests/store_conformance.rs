@@ -38,21 +38,25 @@ fn email(s: &str) -> Email {
     Email::parse("email", s).unwrap()
 }
 
-async fn account(store: &Arc<dyn Store>, address: &str) -> AccountId {
-    let token = Token::generate();
-    let now = 1_000;
+/// A sign-up waiting for verification, valid from `created_at` until `expires_at`.
+async fn pending_signup(store: &Arc<dyn Store>, token: &Token, address: &str, created_at: i64, expires_at: i64) {
     store
         .create_signup(NewSignup {
             token_hash: token.hash(),
             email: email(address),
             display_name: DisplayName::parse("n", "Someone").unwrap(),
             password_hash: "hash".into(),
-            created_at: now,
-            expires_at: now + 1_000,
+            created_at,
+            expires_at,
         })
         .await
         .unwrap();
-    store.complete_signup(&token.hash(), now, AccountId(random_id())).await.unwrap().expect("created").id
+}
+
+async fn account(store: &Arc<dyn Store>, address: &str) -> AccountId {
+    let token = Token::generate();
+    pending_signup(store, &token, address, 1_000, 2_000).await;
+    store.complete_signup(&token.hash(), 1_000, AccountId(random_id())).await.unwrap().expect("created").id
 }
 
 async fn migrations_are_idempotent(backend: Backend) {
@@ -79,17 +83,7 @@ async fn signup_completes_once_and_not_after_expiry(backend: Backend) {
     let live = Token::generate();
     let stale = Token::generate();
     for (token, address) in [(&live, "a@example.com"), (&stale, "b@example.com")] {
-        store
-            .create_signup(NewSignup {
-                token_hash: token.hash(),
-                email: email(address),
-                display_name: DisplayName::parse("n", "A").unwrap(),
-                password_hash: "h".into(),
-                created_at: 0,
-                expires_at: 100,
-            })
-            .await
-            .unwrap();
+        pending_signup(&store, token, address, 0, 100).await;
     }
     assert!(store.complete_signup(&stale.hash(), 100, AccountId(random_id())).await.unwrap().is_none());
     assert!(store.account_by_email(&email("b@example.com")).await.unwrap().is_none());
@@ -107,17 +101,7 @@ async fn one_account_per_address(backend: Backend) {
     let first = Token::generate();
     let second = Token::generate();
     for token in [&first, &second] {
-        store
-            .create_signup(NewSignup {
-                token_hash: token.hash(),
-                email: email("same@example.com"),
-                display_name: DisplayName::parse("n", "A").unwrap(),
-                password_hash: "h".into(),
-                created_at: 0,
-                expires_at: 100,
-            })
-            .await
-            .unwrap();
+        pending_signup(&store, token, "same@example.com", 0, 100).await;
     }
     assert!(store.complete_signup(&second.hash(), 1, AccountId(random_id())).await.unwrap().is_some());
     assert!(

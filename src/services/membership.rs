@@ -36,10 +36,6 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn id(&self) -> ConversationId {
-        self.conversation.id
-    }
-
     /// Refuses a write by a `lite` user, or in a locked conversation.
     pub fn require_write(&self) -> Result<()> {
         if self.role == Some(Role::Lite) {

@@ -72,20 +72,7 @@ impl SearchStore for PgStore {
         limit: i64,
     ) -> Result<Vec<MessageRow>> {
         // plainto_tsquery treats its input as plain words (all required), never as syntax.
-        let sql = format!(
-            "{} WHERE m.tsv @@ plainto_tsquery('simple', $2) \
-             AND m.conversation_id IN ({}) AND m.deleted_at IS NULL AND (CAST($3 AS BIGINT) IS NULL OR c.workspace_id = $3) \
-             ORDER BY m.created_at DESC, m.id LIMIT $4",
-            shared::MESSAGE_SELECT,
-            shared::visible_ids("$1")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(account.0)
-            .bind(terms.join(" "))
-            .bind(workspace.map(|w| w.0))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(shared::message).collect()
+        let matches = "m.tsv @@ plainto_tsquery('simple', $2)";
+        shared::search(&self.pool, matches, terms.join(" "), account, workspace, limit).await
     }
 }

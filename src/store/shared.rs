@@ -980,6 +980,26 @@ pub(super) const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, 
      JOIN conversations c ON c.id = m.conversation_id \
      LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = m.author_id";
 
+/// Full-text search over the messages `account` can see: the query every backend runs,
+/// with its own `matches` clause on `$2` (which receives `query`).
+pub(super) async fn search(
+    pool: &sqlx::Pool<Db>,
+    matches: &str,
+    query: String,
+    account: AccountId,
+    workspace: Option<WorkspaceId>,
+    limit: i64,
+) -> Result<Vec<MessageRow>> {
+    let sql = format!(
+        "{MESSAGE_SELECT} WHERE {matches} AND m.conversation_id IN ({}) AND m.deleted_at IS NULL \
+         AND (CAST($3 AS BIGINT) IS NULL OR c.workspace_id = $3) ORDER BY m.created_at DESC, m.id LIMIT $4",
+        visible_ids("$1")
+    );
+    let rows =
+        sqlx::query(&sql).bind(account.0).bind(query).bind(workspace.map(|w| w.0)).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(message).collect()
+}
+
 pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
     let role: Option<String> = row.try_get("author_role")?;
     Ok(MessageRow {

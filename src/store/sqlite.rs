@@ -92,20 +92,7 @@ impl SearchStore for SqliteStore {
     ) -> Result<Vec<MessageRow>> {
         // Each term as an FTS5 string literal: user input is never FTS5 query syntax.
         let query: Vec<String> = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
-        let sql = format!(
-            "{} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2) \
-             AND m.conversation_id IN ({}) AND m.deleted_at IS NULL AND (CAST($3 AS BIGINT) IS NULL OR c.workspace_id = $3) \
-             ORDER BY m.created_at DESC, m.id LIMIT $4",
-            shared::MESSAGE_SELECT,
-            shared::visible_ids("$1")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(account.0)
-            .bind(query.join(" "))
-            .bind(workspace.map(|w| w.0))
-            .bind(limit)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(shared::message).collect()
+        let matches = "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2)";
+        shared::search(&self.read, matches, query.join(" "), account, workspace, limit).await
     }
 }
