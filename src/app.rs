@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::gateway::GatewayState;
 use crate::http::{self, AppState};
 use crate::hub::{Hub, QueueLimits};
-use crate::mail::{Mailer, Transport};
+use crate::mail::{Mailer, Worker};
 use crate::services::Services;
 use crate::store::{self, StoreError};
 
@@ -76,17 +76,19 @@ impl App {
             let _ = stop_tx.send(true);
         });
 
-        let from = config.mail.from.parse().expect("validated");
-        let transport = Transport::File(config.mail.outbox_dir.clone());
-        let worker = tokio::spawn(mailer.run_worker(transport, from, stopped(stop_rx.clone())));
+        let worker = tokio::spawn(mailer.run_worker(Worker::from_config(&config.mail), stopped(stop_rx.clone())));
 
         let accounts = services.accounts.clone();
+        let invitations = services.invitations.clone();
         let mut maintenance_stop = stop_rx.clone();
         let maintenance = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tokio::select! {
-                    _ = every.tick() => accounts.forget_idle_limits(),
+                    _ = every.tick() => {
+                        accounts.forget_idle_limits();
+                        invitations.forget_idle_limits();
+                    }
                     _ = maintenance_stop.wait_for(|stop| *stop) => return,
                 }
             }

@@ -20,6 +20,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub auth: AuthConfig,
     pub workspaces: WorkspacesConfig,
+    pub invitations: InvitationsConfig,
     pub messages: MessagesConfig,
     pub gateway: GatewayConfig,
     pub log: LogConfig,
@@ -48,6 +49,14 @@ pub struct MailConfig {
     pub transport: String,
     pub outbox_dir: PathBuf,
     pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: String,
+    pub smtp_username: String,
+    pub smtp_password: Secret<String>,
+    pub smtp_timeout_seconds: u64,
+    pub retry_min_seconds: u64,
+    pub retry_max_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +75,16 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WorkspacesConfig {
     pub default_seat_limit: u32,
+    pub default_lite_grant_limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InvitationsConfig {
+    pub ttl_hours: u64,
+    pub per_inviter_per_hour: u32,
+    pub per_address_per_hour: u32,
+    pub max_batch: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +142,14 @@ impl Default for MailConfig {
             transport: "file".into(),
             outbox_dir: PathBuf::from("data/outbox"),
             from: "Salon <salon@localhost>".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: Secret(String::new()),
+            smtp_timeout_seconds: 10,
+            retry_min_seconds: 5,
+            retry_max_seconds: 3600,
         }
     }
 }
@@ -143,7 +170,13 @@ impl Default for AuthConfig {
 
 impl Default for WorkspacesConfig {
     fn default() -> Self {
-        WorkspacesConfig { default_seat_limit: 50 }
+        WorkspacesConfig { default_seat_limit: 50, default_lite_grant_limit: 5 }
+    }
+}
+
+impl Default for InvitationsConfig {
+    fn default() -> Self {
+        InvitationsConfig { ttl_hours: 168, per_inviter_per_hour: 200, per_address_per_hour: 10, max_batch: 100 }
     }
 }
 
@@ -272,11 +305,33 @@ impl Config {
         if !["full", "normal"].contains(&self.database.sqlite_synchronous.as_str()) {
             return Err(invalid("database.sqlite_synchronous", "must be \"full\" or \"normal\""));
         }
-        if self.mail.transport != "file" {
-            return Err(invalid("mail.transport", "must be \"file\" (SMTP comes with invitations)"));
+        let m = &self.mail;
+        if !["file", "smtp"].contains(&m.transport.as_str()) {
+            return Err(invalid("mail.transport", "must be \"file\" or \"smtp\""));
         }
-        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(invalid("mail.from", "expected a mailbox such as `Salon <salon@example.com>`"));
+        }
+        if m.transport == "smtp" && (m.smtp_host.trim().is_empty() || m.smtp_port == 0) {
+            return Err(invalid("mail.smtp_host", "the smtp transport needs a host and a port"));
+        }
+        if !["starttls", "tls", "none"].contains(&m.smtp_tls.as_str()) {
+            return Err(invalid("mail.smtp_tls", "must be \"starttls\", \"tls\" or \"none\""));
+        }
+        if m.smtp_username.is_empty() != m.smtp_password.expose().is_empty() {
+            return Err(invalid("mail.smtp_username", "give both smtp_username and smtp_password, or neither"));
+        }
+        for (key, value, max) in [
+            ("mail.smtp_timeout_seconds", m.smtp_timeout_seconds, 300),
+            ("mail.retry_min_seconds", m.retry_min_seconds, 3600),
+            ("mail.retry_max_seconds", m.retry_max_seconds, 86_400),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(invalid(key, format!("must be between 1 and {max}")));
+            }
+        }
+        if m.retry_max_seconds < m.retry_min_seconds {
+            return Err(invalid("mail.retry_max_seconds", "must be at least mail.retry_min_seconds"));
         }
         let a = &self.auth;
         for (key, value, max) in [
@@ -302,6 +357,24 @@ impl Config {
         }
         if !(1..=1_000_000).contains(&self.workspaces.default_seat_limit) {
             return Err(invalid("workspaces.default_seat_limit", "must be between 1 and 1000000"));
+        }
+        if !(1..=1000).contains(&self.workspaces.default_lite_grant_limit) {
+            return Err(invalid("workspaces.default_lite_grant_limit", "must be between 1 and 1000"));
+        }
+        let i = &self.invitations;
+        if !(1..=2160).contains(&i.ttl_hours) {
+            return Err(invalid("invitations.ttl_hours", "must be between 1 and 2160"));
+        }
+        for (key, value) in [
+            ("invitations.per_inviter_per_hour", i.per_inviter_per_hour),
+            ("invitations.per_address_per_hour", i.per_address_per_hour),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(invalid(key, "must be between 1 and 100000"));
+            }
+        }
+        if !(1..=1000).contains(&i.max_batch) {
+            return Err(invalid("invitations.max_batch", "must be between 1 and 1000"));
         }
         let g = &self.gateway;
         for origin in &g.allowed_origins {
@@ -521,6 +594,8 @@ mod tests {
     fn secrets_never_print() {
         let mut config = Config::default();
         config.database.url = Secret("postgres://u:hunter2@h/db".into());
-        assert!(!format!("{config:?}").contains("hunter2"));
+        config.mail.smtp_password = Secret("swordfish".into());
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("swordfish"));
     }
 }

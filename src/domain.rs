@@ -4,8 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use salon_protocol::rest::{ConversationKind, Role};
-pub use salon_protocol::{AccountId, ConversationId, MessageId, WorkspaceId};
+pub use salon_protocol::rest::{AuditAction, ConversationKind, InvitationState, Role};
+pub use salon_protocol::{AccountId, ConversationId, InvitationId, MessageId, WorkspaceId};
 
 /// A field that failed to parse, with the field's name for the error answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -27,6 +27,17 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         self.inner.check_key(key).map_err(|not_until| not_until.wait_time_from(self.inner.clock().now()))
     }
 
+    /// Counts `n` events for `key` at once, all or none; `Err(wait)` if they do not fit
+    /// (a request larger than the whole bucket waits a full window).
+    pub fn check_n(&self, key: &K, n: u32) -> Result<(), Duration> {
+        let Some(n) = NonZeroU32::new(n) else { return Ok(()) };
+        match self.inner.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.inner.clock().now())),
+            Err(_) => Err(Duration::from_secs(3600)),
+        }
+    }
+
     /// Forgets keys whose bucket is full again, so memory follows recent activity only.
     pub fn forget_idle(&self) {
         self.inner.retain_recent();

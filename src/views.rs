@@ -1,12 +1,14 @@
 //! Views: turning store rows into the protocol's types, once, for every transport (the
 //! REST handlers and the gateway). Pure functions; no I/O.
 
-use salon_protocol::AccountId;
 use salon_protocol::gateway::ReadyConversation;
-use salon_protocol::rest::{Conversation, Group, Message, Person, Reaction};
+use salon_protocol::rest::{
+    AuditEntry, AuditName, Conversation, Grant, Group, Invitation, Message, PendingPerson, Person, Reaction,
+};
+use salon_protocol::{AccountId, AuditId};
 
 use crate::services::Page;
-use crate::store::{ConversationSummary, GroupRow, MessageExtras, MessageRow, PersonRow};
+use crate::store::{AuditRow, ConversationSummary, GroupRow, InvitationRow, MessageExtras, MessageRow, PersonRow};
 
 pub fn person(p: PersonRow) -> Person {
     Person { account_id: p.account_id, display_name: p.display_name, external: p.role.is_none() }
@@ -91,5 +93,50 @@ pub fn ready_conversation(s: &ConversationSummary) -> ReadyConversation {
         last_seq: c.last_seq,
         read_seq: s.read_seq,
         unread: s.unread,
+    }
+}
+
+/// An invitation as of `now` (a pending one past its expiry shows as `expired`).
+pub fn invitation_view(row: InvitationRow, now: i64) -> Invitation {
+    let state = row.state_at(now);
+    Invitation {
+        id: row.id,
+        workspace_id: row.workspace_id,
+        email: row.email,
+        role: row.role,
+        state,
+        grants: row
+            .grants
+            .into_iter()
+            .map(|g| Grant { conversation_id: g.conversation_id, kind: g.kind, title: g.title })
+            .collect(),
+        message: row.message,
+        // The inviter is a member of the workspace (or was): never external there.
+        invited_by: row.invited_by.map(|(id, name)| Person { account_id: id, display_name: name, external: false }),
+        created_at: row.created_at,
+        sent_at: row.sent_at,
+        expires_at: row.expires_at,
+        accepted_by: row.accepted_by,
+        closed_at: row.closed_at,
+    }
+}
+
+/// A pending guest invitation as a member list shows it.
+pub fn pending_person(row: InvitationRow) -> PendingPerson {
+    PendingPerson { invitation_id: row.id, email: row.email, invited_at: row.sent_at, expires_at: row.expires_at }
+}
+
+pub fn audit_entry(row: AuditRow) -> AuditEntry {
+    let name = |id: String, name: String| AuditName { id, name };
+    AuditEntry {
+        id: AuditId(row.id),
+        workspace_id: row.workspace_id,
+        at: row.at,
+        action: row.action,
+        actor: row.actor.map(|(id, n)| name(id.to_string(), n)),
+        account: row.account.map(|(id, n)| name(id.to_string(), n)),
+        email: row.email,
+        conversation: row.conversation.map(|(id, n)| name(id.to_string(), n)),
+        detail: serde_json::from_str(&row.detail).unwrap_or_else(|_| serde_json::json!({})),
     }
 }

@@ -15,9 +15,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use salon::config::{Backend, DatabaseConfig, Secret};
 use salon::crypto::{Token, random_id};
-use salon::domain::{AccountId, ConversationId, ConversationKind, DisplayName, Email, WorkspaceId, WorkspaceName};
+use salon::domain::{
+    AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, WorkspaceId, WorkspaceName,
+};
 use salon::services::Membership;
-use salon::store::{self, NewConversation, NewSignup, Store};
+use salon::store::{self, NewAudit, NewConversation, NewSignup, Store};
 
 const ACCOUNTS: usize = 5;
 const GROUPS: usize = 3;
@@ -87,9 +89,17 @@ impl Model {
 }
 
 struct Fixture {
+    ws: WorkspaceId,
+    owner: AccountId,
     accounts: Vec<AccountId>,
     groups: Vec<ConversationId>,
     threads: Vec<ConversationId>,
+}
+
+impl Fixture {
+    fn audit(&self, action: AuditAction) -> NewAudit {
+        NewAudit::new(self.ws, self.owner, action)
+    }
 }
 
 async fn account(store: &Arc<dyn Store>) -> AccountId {
@@ -113,7 +123,7 @@ async fn account(store: &Arc<dyn Store>) -> AccountId {
 async fn fixture(store: &Arc<dyn Store>) -> Fixture {
     let owner = account(store).await;
     let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 0).await.unwrap();
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
     let mut accounts = Vec::new();
     for _ in 0..ACCOUNTS {
         accounts.push(account(store).await);
@@ -138,31 +148,49 @@ async fn fixture(store: &Arc<dyn Store>) -> Fixture {
     let mut threads = Vec::new();
     for i in 0..GROUPS + THREADS {
         let (id, new) = make(if i < GROUPS { ConversationKind::Group } else { ConversationKind::Thread });
-        store.create_conversation(new).await.unwrap();
+        store.create_conversation(new, &[]).await.unwrap();
         if i < GROUPS { groups.push(id) } else { threads.push(id) }
     }
-    Fixture { accounts, groups, threads }
+    Fixture { ws, owner, accounts, groups, threads }
 }
 
 async fn apply(store: &Arc<dyn Store>, f: &Fixture, op: &Op) {
     match *op {
         Op::JoinGroup(g, a) => {
-            store.add_group_member(f.groups[g], f.accounts[a], 0).await.unwrap();
+            store
+                .add_group_member(f.groups[g], f.accounts[a], 0, &f.audit(AuditAction::GroupMemberAdded))
+                .await
+                .unwrap();
         }
         Op::LeaveGroup(g, a) => {
-            store.remove_group_member(f.groups[g], f.accounts[a]).await.unwrap();
+            store
+                .remove_group_member(f.groups[g], f.accounts[a], &f.audit(AuditAction::GroupMemberRemoved))
+                .await
+                .unwrap();
         }
         Op::AddGroupToThread(t, g) => {
-            store.add_conversation_group(f.threads[t], f.groups[g]).await.unwrap();
+            store
+                .add_conversation_group(f.threads[t], f.groups[g], &f.audit(AuditAction::GroupAddressed))
+                .await
+                .unwrap();
         }
         Op::RemoveGroupFromThread(t, g) => {
-            store.remove_conversation_group(f.threads[t], f.groups[g]).await.unwrap();
+            store
+                .remove_conversation_group(f.threads[t], f.groups[g], &f.audit(AuditAction::GroupUnaddressed))
+                .await
+                .unwrap();
         }
         Op::AddToThread(t, a) => {
-            store.add_participant(f.threads[t], f.accounts[a], 0).await.unwrap();
+            store
+                .add_participant(f.threads[t], f.accounts[a], 0, &f.audit(AuditAction::ParticipantAdded))
+                .await
+                .unwrap();
         }
         Op::RemoveFromThread(t, a) => {
-            store.remove_participant(f.threads[t], f.accounts[a]).await.unwrap();
+            store
+                .remove_participant(f.threads[t], f.accounts[a], &f.audit(AuditAction::ParticipantRemoved))
+                .await
+                .unwrap();
         }
     }
 }

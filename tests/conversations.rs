@@ -167,7 +167,9 @@ async fn world(backend: Backend) -> World {
             w.as_(Who::Member),
         )
         .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["action"], "participant_removed", "the answer is the removal's receipt");
+    assert_eq!(removed.body["account"]["id"], w.id(Who::ExternalRemoved));
     w
 }
 
@@ -215,6 +217,15 @@ fn workspace_write(who: Who, ok: u16) -> Expect {
         Who::Lite => Refused("read_only"),
         Who::Anonymous => Refused("unauthenticated"),
         _ => Refused("not_found"),
+    }
+}
+
+/// Inviting people into the workspace: its owners, admins and managers.
+fn invite_rights(who: Who, ok: u16) -> Expect {
+    match who {
+        Who::Owner | Who::Admin | Who::Manager => Allowed(ok),
+        Who::Member => Refused("forbidden"),
+        w => workspace_write(w, ok),
     }
 }
 
@@ -296,7 +307,11 @@ async fn permission_matrix(backend: Backend) {
             .await;
         let removed =
             call(Method::DELETE, format!("/api/v1/conversations/{t}/recipients/accounts/{extra}"), None).await;
-        check(who, "DELETE recipient", manage_thread(who, 204), &removed);
+        check(who, "DELETE recipient", manage_thread(who, 200), &removed);
+        let guest = format!("guest-{who:?}@x.test").to_lowercase();
+        let by_email =
+            call(Method::POST, format!("/api/v1/conversations/{t}/recipients"), Some(json!({"email": guest}))).await;
+        check(who, "POST recipient by email", manage_thread(who, 202), &by_email);
 
         // The workspace: starting conversations, groups.
         let ws = &w.ws;
@@ -347,10 +362,29 @@ async fn permission_matrix(backend: Backend) {
             let hits = found.body["hits"].as_array().unwrap().len();
             assert_eq!(hits, usize::from(sees_thread(who)), "{who:?} search");
         }
-        cells += 16;
+
+        // Inviting into the workspace (owners, admins, managers) and its audit log (owners,
+        // admins).
+        let invitee = format!("invitee-{who:?}@x.test").to_lowercase();
+        let invited = call(
+            Method::POST,
+            format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(json!({"invitations": [{"email": invitee, "role": "member"}]})),
+        )
+        .await;
+        check(who, "POST invitations", invite_rights(who, 201), &invited);
+        let listed = call(Method::GET, format!("/api/v1/workspaces/{ws}/invitations"), None).await;
+        check(who, "GET invitations", invite_rights(who, 200), &listed);
+        let audit = call(Method::GET, format!("/api/v1/workspaces/{ws}/audit"), None).await;
+        let audit_expect = match who {
+            Who::Manager | Who::Member => Refused("forbidden"),
+            w => invite_rights(w, 200),
+        };
+        check(who, "GET audit", audit_expect, &audit);
+        cells += 20;
     }
-    // 20 endpoints × 10 kinds of caller.
-    assert_eq!(cells, 20 * EVERYONE.len());
+    // 24 endpoints × 10 kinds of caller.
+    assert_eq!(cells, 24 * EVERYONE.len());
 }
 
 async fn removal_takes_the_whole_conversation_and_keeps_other_paths(backend: Backend) {
@@ -376,7 +410,8 @@ async fn removal_takes_the_whole_conversation_and_keeps_other_paths(backend: Bac
     assert_eq!(before.status, StatusCode::OK);
 
     let removed = app.delete(&format!("/api/v1/groups/{}/members/{}", w.group, w.id(x1)), w.as_(Who::Manager)).await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["action"], "group_member_removed");
 
     // The moment the call returned: everything of T and of G's chat answers like missing,
     // exactly as for an id that never existed.
@@ -431,7 +466,8 @@ async fn removal_takes_the_whole_conversation_and_keeps_other_paths(backend: Bac
         "history included"
     );
     let off = app.delete(&format!("/api/v1/conversations/{t}/recipients/groups/{}", w.group), w.as_(Who::Member)).await;
-    assert_eq!(off.status, StatusCode::NO_CONTENT);
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(off.body["action"], "group_unaddressed");
     assert_eq!(app.get(&format!("/api/v1/conversations/{t}"), &y_token).await.code(), "not_found");
     assert_eq!(
         app.get(&format!("/api/v1/conversations/{}", w.group), &y_token).await.status,
@@ -906,7 +942,8 @@ async fn leaving_the_workspace_leaves_its_conversations(backend: Backend) {
     let group = group.body["id"].as_str().unwrap().to_owned();
     let removed =
         app.delete(&format!("/api/v1/workspaces/{}/members/{}", w.ws, w.id(Who::Member)), w.as_(Who::Owner)).await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["action"], "member_removed");
     for c in [&w.thread, &direct, &group] {
         let gone = app.get(&format!("/api/v1/conversations/{c}/messages"), w.as_(Who::Member)).await;
         assert_eq!(gone.code(), "not_found", "{c}");

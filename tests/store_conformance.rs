@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use salon::config::{Backend, DatabaseConfig, Secret};
 use salon::crypto::{Token, TokenHash, random_id};
-use salon::domain::{AccountId, DisplayName, Email, Role, WorkspaceId, WorkspaceName};
-use salon::store::{self, NewMail, NewSignup, Store, StoreError};
+use salon::domain::{AccountId, AuditAction, DisplayName, Email, Role, WorkspaceId, WorkspaceName};
+use salon::store::{self, NewAudit, NewMail, NewSignup, Store, StoreError};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -32,6 +32,13 @@ async fn open(backend: Backend) -> Arc<dyn Store> {
         sqlite_synchronous: "normal".into(),
     };
     store::connect(&config, backend, true).await.expect("the store opens")
+}
+
+/// An audit entry with no actor (the store records it only if the change happens).
+fn audit(ws: WorkspaceId) -> NewAudit {
+    let mut a = NewAudit::new(ws, AccountId(0), AuditAction::RoleChanged);
+    a.actor = None;
+    a
 }
 
 fn email(s: &str) -> Email {
@@ -161,20 +168,29 @@ async fn workspace_roles_and_seats(backend: Backend) {
     let other = account(&store, "m@example.com").await;
     let ws = WorkspaceId(random_id());
     let name = WorkspaceName::parse("name", "W").unwrap();
-    let row = store.create_workspace(ws, &name, owner, 1, 5).await.unwrap();
+    let row = store.create_workspace(ws, &name, owner, 1, 5, 5).await.unwrap();
     assert_eq!((row.seats_used, row.seat_limit), (1, 1));
     assert!(matches!(store.add_member(ws, other, Role::Member, 6).await, Err(StoreError::SeatLimitReached)));
     store.add_member(ws, other, Role::Lite, 6).await.unwrap();
     assert!(matches!(store.add_member(ws, other, Role::Lite, 6).await, Err(StoreError::AlreadyExists)));
-    assert!(matches!(store.change_role(ws, other, Role::Member, true).await, Err(StoreError::SeatLimitReached)));
+    assert!(matches!(
+        store.change_role(ws, other, Role::Member, true, &audit(ws)).await,
+        Err(StoreError::SeatLimitReached)
+    ));
     assert!(matches!(store.set_seat_limit(ws, 0).await, Err(StoreError::SeatLimitBelowUsed)));
     store.set_seat_limit(ws, 2).await.unwrap();
-    store.change_role(ws, other, Role::Member, true).await.unwrap();
-    assert!(matches!(store.change_role(ws, other, Role::Owner, false).await, Err(StoreError::OwnerProtected)));
-    assert!(matches!(store.change_role(ws, owner, Role::Admin, true).await, Err(StoreError::LastOwner)));
-    assert!(matches!(store.remove_member(ws, owner, true).await, Err(StoreError::LastOwner)));
-    assert!(matches!(store.remove_member(ws, owner, false).await, Err(StoreError::OwnerProtected)));
-    assert!(matches!(store.change_role(WorkspaceId(1), other, Role::Member, true).await, Err(StoreError::NotFound)));
+    store.change_role(ws, other, Role::Member, true, &audit(ws)).await.unwrap();
+    assert!(matches!(
+        store.change_role(ws, other, Role::Owner, false, &audit(ws)).await,
+        Err(StoreError::OwnerProtected)
+    ));
+    assert!(matches!(store.change_role(ws, owner, Role::Admin, true, &audit(ws)).await, Err(StoreError::LastOwner)));
+    assert!(matches!(store.remove_member(ws, owner, true, &audit(ws)).await, Err(StoreError::LastOwner)));
+    assert!(matches!(store.remove_member(ws, owner, false, &audit(ws)).await, Err(StoreError::OwnerProtected)));
+    assert!(matches!(
+        store.change_role(WorkspaceId(1), other, Role::Member, true, &audit(ws)).await,
+        Err(StoreError::NotFound)
+    ));
 
     let mine = store.workspaces_of(other).await.unwrap();
     assert_eq!(mine.len(), 1);
@@ -182,16 +198,16 @@ async fn workspace_roles_and_seats(backend: Backend) {
     store.rename_workspace(ws, &WorkspaceName::parse("name", "W2").unwrap()).await.unwrap();
     assert_eq!(store.workspace(ws).await.unwrap().unwrap().name, "W2");
     assert_eq!(store.members(ws).await.unwrap().len(), 2);
-    store.remove_member(ws, other, false).await.unwrap();
+    store.remove_member(ws, other, false, &audit(ws)).await.unwrap();
     assert_eq!(store.member_role(ws, other).await.unwrap(), None);
-    assert!(matches!(store.remove_member(ws, other, true).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.remove_member(ws, other, true, &audit(ws)).await, Err(StoreError::NotFound)));
 }
 
 async fn concurrent_promotions_never_exceed_the_seat_limit(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
     let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 3, 0).await.unwrap();
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 3, 5, 0).await.unwrap();
     let mut lites = Vec::new();
     for i in 0..8 {
         let id = account(&store, &format!("lite{i}@example.com")).await;
@@ -202,7 +218,7 @@ async fn concurrent_promotions_never_exceed_the_seat_limit(backend: Backend) {
         .into_iter()
         .map(|id| {
             let store = store.clone();
-            tokio::spawn(async move { store.change_role(ws, id, Role::Member, true).await })
+            tokio::spawn(async move { store.change_role(ws, id, Role::Member, true, &audit(ws)).await })
         })
         .collect();
     let mut promoted = 0;
@@ -224,7 +240,7 @@ async fn concurrent_demotions_always_leave_an_owner(backend: Backend) {
         owners.push(account(&store, &format!("owner{i}@example.com")).await);
     }
     let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owners[0], 10, 0).await.unwrap();
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owners[0], 10, 5, 0).await.unwrap();
     for id in &owners[1..] {
         store.add_member(ws, *id, Role::Owner, 0).await.unwrap();
     }
@@ -235,9 +251,9 @@ async fn concurrent_demotions_always_leave_an_owner(backend: Backend) {
             let (store, id) = (store.clone(), *id);
             tokio::spawn(async move {
                 if i % 2 == 0 {
-                    store.change_role(ws, id, Role::Member, true).await
+                    store.change_role(ws, id, Role::Member, true, &audit(ws)).await
                 } else {
-                    store.remove_member(ws, id, true).await
+                    store.remove_member(ws, id, true, &audit(ws)).await
                 }
             })
         })

@@ -96,6 +96,14 @@ error_codes! {
     SeatLimitReached = ("seat_limit_reached", 409),
     /// The operation would leave the workspace without an owner.
     LastOwner = ("last_owner", 409),
+    /// A `lite` user would hold more conversations of the workspace than its
+    /// `lite_grant_limit` allows (each group membership and each thread granted directly
+    /// counts one).
+    LiteLimitReached = ("lite_limit_reached", 409),
+    /// Signing up from an invitation for an address that already has an account: log in
+    /// and accept the invitation instead. (Only the holder of the e-mailed link learns
+    /// this.)
+    AccountExists = ("account_exists", 409),
     /// The operation conflicts with the current state (for example a seat limit below
     /// the seats already taken).
     Conflict = ("conflict", 409),

@@ -69,6 +69,14 @@ id_type!(
     /// numbered by its sequence (`seq`).
     MessageId
 );
+id_type!(
+    /// An invitation: into a workspace with a role, or as a guest into conversations.
+    InvitationId
+);
+id_type!(
+    /// One entry of a workspace's audit log (a removal's receipt).
+    AuditId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ mod ids;
 pub mod rest;
 
 pub use error::{ErrorBody, ErrorCode, ErrorObject};
-pub use ids::{AccountId, ConversationId, MessageId, WorkspaceId};
+pub use ids::{AccountId, AuditId, ConversationId, InvitationId, MessageId, WorkspaceId};
 
 /// The protocol version, bumped on any incompatible change of the REST API.
 pub const API_VERSION: &str = "v1";

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountId, ConversationId, MessageId, WorkspaceId};
+use crate::{AccountId, AuditId, ConversationId, InvitationId, MessageId, WorkspaceId};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -25,17 +25,23 @@ pub struct SignupRequest {
     pub display_name: String,
 }
 
-/// What sign-up and password-reset requests answer, whatever the address.
+/// What sign-up and password-reset requests, and adding someone by e-mail, answer,
+/// whatever the address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Accepted {
-    /// Always `"check_your_email"`.
+    /// `"check_your_email"` (sign-up, password reset) or `"email_sent"` (adding someone by
+    /// e-mail: they were added, or invited to sign up; the answer does not say which).
     pub status: String,
 }
 
 impl Accepted {
     pub fn check_your_email() -> Self {
         Accepted { status: "check_your_email".to_owned() }
+    }
+
+    pub fn email_sent() -> Self {
+        Accepted { status: "email_sent".to_owned() }
     }
 }
 
@@ -155,8 +161,8 @@ pub struct CreateWorkspaceRequest {
     pub name: String,
 }
 
-/// Change a workspace's name (owner, admin) or seat limit (owner). Absent fields are
-/// left as they are.
+/// Change a workspace's name (owner, admin), seat limit or lite grant limit (owner).
+/// Absent fields are left as they are.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -165,6 +171,10 @@ pub struct UpdateWorkspaceRequest {
     pub name: Option<String>,
     #[serde(default)]
     pub seat_limit: Option<u32>,
+    /// 1 to 1,000. Applies to later grants; lite users above a lowered limit keep what
+    /// they have but get nothing more.
+    #[serde(default)]
+    pub lite_grant_limit: Option<u32>,
 }
 
 /// A workspace, as one of its members sees it.
@@ -178,6 +188,9 @@ pub struct Workspace {
     /// Seats taken: owners, admins, managers and members.
     pub seats_used: u32,
     pub seat_limit: u32,
+    /// The most conversations a `lite` user may be granted here: each group membership
+    /// and each thread granted directly counts one.
+    pub lite_grant_limit: u32,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -199,6 +212,9 @@ pub struct Member {
     /// Always `false`: members belong to the workspace (guests are listed in
     /// `MemberList::externals`).
     pub external: bool,
+    /// Groups and directly granted threads of the workspace this member holds: what the
+    /// `lite_grant_limit` counts for `lite` users.
+    pub grants: i64,
     /// Unix milliseconds.
     pub joined_at: i64,
 }
@@ -209,6 +225,9 @@ pub struct MemberList {
     pub members: Vec<Member>,
     /// People in the workspace's conversations who are not members (guests).
     pub externals: Vec<Person>,
+    /// Pending invitations into the workspace (invited users), for its owners, admins and
+    /// managers; empty for everyone else.
+    pub invited: Vec<Invitation>,
 }
 
 /// Change a member's role (owners and admins; only owners grant or take away `owner`).
@@ -360,17 +379,39 @@ pub struct UpdateGroupRequest {
     pub archived: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Add a person to a group: exactly one of `account_id` (a workspace member or one of
+/// your contacts, picked by name) or `email` (anyone: added at once if the address has an
+/// account, else invited to sign up for a free account; the answer is the same).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    pub account_id: AccountId,
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A personal note for the e-mail (with `email` only), up to 1,000 characters.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PersonList {
     pub people: Vec<Person>,
+    /// Addresses invited and not signed up yet, shown to workspace members only.
+    pub invited: Vec<PendingPerson>,
+}
+
+/// Someone invited by e-mail who has not signed up yet: a pending membership.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PendingPerson {
+    pub invitation_id: InvitationId,
+    pub email: String,
+    /// Unix milliseconds.
+    pub invited_at: i64,
+    pub expires_at: i64,
 }
 
 /// Start a thread: a subject and any mix of groups and individual accounts. The creator
@@ -406,8 +447,10 @@ pub struct UpdateThreadRequest {
     pub locked: Option<bool>,
 }
 
-/// Address a thread to one more group or account: exactly one of the two fields.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Address a thread to one more group or person: exactly one of `group_id`, `account_id`
+/// (a workspace member or a contact) or `email` (anyone: added at once if the address has
+/// an account, else invited to sign up for a free account; the answer is the same).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddRecipientRequest {
@@ -415,6 +458,11 @@ pub struct AddRecipientRequest {
     pub group_id: Option<ConversationId>,
     #[serde(default)]
     pub account_id: Option<AccountId>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A personal note for the e-mail (with `email` only), up to 1,000 characters.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// Who can see a conversation: its direct participants and the groups that grant access.
@@ -423,6 +471,9 @@ pub struct AddRecipientRequest {
 pub struct Audience {
     pub participants: Vec<Person>,
     pub groups: Vec<AudienceGroup>,
+    /// Addresses invited here that have not signed up yet (shown to workspace members
+    /// only).
+    pub invited: Vec<PendingPerson>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -547,4 +598,264 @@ pub struct ContactList {
 pub struct Profile {
     pub account_id: AccountId,
     pub display_name: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Invitations
+
+/// The state of an invitation. `expired` is a pending invitation past `expires_at`
+/// (resend it to make it pending again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationState {
+    Pending,
+    Expired,
+    Accepted,
+    Revoked,
+}
+
+/// One address to invite into a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    pub email: String,
+    /// `admin`, `manager`, `member` or `lite` (never above the inviter's own role).
+    pub role: Role,
+    /// Groups to join on acceptance. Each counts one against a lite user's limit.
+    #[serde(default)]
+    pub groups: Vec<ConversationId>,
+    /// Threads to be added to directly on acceptance. Each counts one against a lite
+    /// user's limit. A lite invitation needs at least one group or thread.
+    #[serde(default)]
+    pub threads: Vec<ConversationId>,
+    /// A personal note for the e-mail, up to 1,000 characters.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Invite many addresses at once. All or nothing: one refused entry refuses the batch
+/// (the error's `field` names it, as `invitations[2].email`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub invitations: Vec<InvitationRequest>,
+}
+
+/// A conversation an invitation grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Grant {
+    pub conversation_id: ConversationId,
+    /// `group` (membership) or `thread` (direct participation).
+    pub kind: ConversationKind,
+    pub title: String,
+}
+
+/// An invitation as the workspace's owners, admins and managers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    /// The workspace role it gives; `null` for a guest invitation (conversations only,
+    /// from adding an address to a group or thread).
+    pub role: Option<Role>,
+    pub state: InvitationState,
+    pub grants: Vec<Grant>,
+    pub message: String,
+    pub invited_by: Option<Person>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// When the current link was sent (a resend moves it).
+    pub sent_at: i64,
+    pub expires_at: i64,
+    /// Who accepted it, once accepted.
+    pub accepted_by: Option<AccountId>,
+    /// When it was accepted or revoked.
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvitationList {
+    pub invitations: Vec<Invitation>,
+}
+
+/// What an invitation link offers, shown to whoever holds the link before they accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvitationPreview {
+    pub email: String,
+    pub workspace_name: String,
+    /// `null`: a guest invitation (conversations only, with a free account).
+    pub role: Option<Role>,
+    pub invited_by: String,
+    pub message: String,
+    pub grants: Vec<Grant>,
+    pub expires_at: i64,
+    /// Whether the address has an account (then log in and accept; else sign up here).
+    /// Only the holder of the e-mailed link learns this.
+    pub account_exists: bool,
+}
+
+/// Create an account from an invitation link: the link proves the address, so no
+/// further verification e-mail is needed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationSignupRequest {
+    pub token: String,
+    /// 8 to 1,024 bytes.
+    pub password: String,
+    /// 1 to 64 characters.
+    pub display_name: String,
+}
+
+/// What accepting an invitation gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcceptedInvitation {
+    pub workspace_id: WorkspaceId,
+    /// The role in the workspace now (`null`: a guest there).
+    pub role: Option<Role>,
+    /// Conversations the invitation granted.
+    pub conversations: Vec<ConversationId>,
+}
+
+/// Hand a leaver's group memberships and directly granted threads in a workspace to a
+/// successor, in one step: exactly one of `successor_account_id` (a member or a contact)
+/// and `successor_email` (an address without an account gets an invitation carrying the
+/// grants, with the leaver's role if they are a `member` or `lite` user).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRequest {
+    pub leaver: AccountId,
+    #[serde(default)]
+    pub successor_account_id: Option<AccountId>,
+    #[serde(default)]
+    pub successor_email: Option<String>,
+}
+
+/// What a replace did; `receipt` is its audit record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReplaceResult {
+    pub receipt: AuditEntry,
+    /// Group memberships handed over.
+    pub groups: i64,
+    /// Directly granted threads handed over (threads the caller cannot see are neither
+    /// handed over nor taken away).
+    pub threads: i64,
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit log
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    InvitationSent,
+    InvitationResent,
+    InvitationRevoked,
+    InvitationAccepted,
+    RoleChanged,
+    MemberRemoved,
+    MemberLeft,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    ParticipantAdded,
+    ParticipantRemoved,
+    GroupAddressed,
+    GroupUnaddressed,
+    AccessReplaced,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 14] = [
+        AuditAction::InvitationSent,
+        AuditAction::InvitationResent,
+        AuditAction::InvitationRevoked,
+        AuditAction::InvitationAccepted,
+        AuditAction::RoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::MemberLeft,
+        AuditAction::GroupMemberAdded,
+        AuditAction::GroupMemberRemoved,
+        AuditAction::ParticipantAdded,
+        AuditAction::ParticipantRemoved,
+        AuditAction::GroupAddressed,
+        AuditAction::GroupUnaddressed,
+        AuditAction::AccessReplaced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::InvitationSent => "invitation_sent",
+            AuditAction::InvitationResent => "invitation_resent",
+            AuditAction::InvitationRevoked => "invitation_revoked",
+            AuditAction::InvitationAccepted => "invitation_accepted",
+            AuditAction::RoleChanged => "role_changed",
+            AuditAction::MemberRemoved => "member_removed",
+            AuditAction::MemberLeft => "member_left",
+            AuditAction::GroupMemberAdded => "group_member_added",
+            AuditAction::GroupMemberRemoved => "group_member_removed",
+            AuditAction::ParticipantAdded => "participant_added",
+            AuditAction::ParticipantRemoved => "participant_removed",
+            AuditAction::GroupAddressed => "group_addressed",
+            AuditAction::GroupUnaddressed => "group_unaddressed",
+            AuditAction::AccessReplaced => "access_replaced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Someone or something an audit entry names, as it was called when read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditName {
+    pub id: String,
+    pub name: String,
+}
+
+/// One line of a workspace's audit log: who did what to whom, when. Written in the same
+/// transaction as the change; a removal answers with its entry as the receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub workspace_id: WorkspaceId,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub action: AuditAction,
+    /// Who did it (`null` once their account is gone).
+    pub actor: Option<AuditName>,
+    /// The account it was done to, if any.
+    pub account: Option<AuditName>,
+    /// The address it was done to (invitations).
+    pub email: Option<String>,
+    /// The group or thread concerned, if any.
+    pub conversation: Option<AuditName>,
+    /// Further facts: `{"from": "member", "to": "lite"}` for a role change, the role and
+    /// grants of an invitation, the successor and counts of a replace.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Whether older entries exist: ask again with `before` = the last entry's id.
+    pub has_more: bool,
 }

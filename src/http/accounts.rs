@@ -38,7 +38,7 @@ pub fn account_view(a: &AccountRow) -> Account {
     }
 }
 
-fn session_view(s: NewSession) -> Session {
+pub(crate) fn session_view(s: NewSession) -> Session {
     Session { token: s.token.reveal().to_owned(), expires_at: s.expires_at, account: account_view(&s.account) }
 }
 

@@ -13,17 +13,38 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use salon_protocol::rest::{
-    AddMemberRequest, AddRecipientRequest, Audience, AudienceGroup, Contact, ContactList, Conversation,
-    ConversationList, CreateDirectRequest, CreateGroupRequest, CreateThreadRequest, EditMessageRequest, Group,
-    GroupList, Message, MessagePage, PersonList, PostMessageRequest, Profile, ReadMarkerRequest, SearchHit,
+    Accepted, AddMemberRequest, AddRecipientRequest, Audience, AudienceGroup, AuditEntry, Contact, ContactList,
+    Conversation, ConversationList, CreateDirectRequest, CreateGroupRequest, CreateThreadRequest, EditMessageRequest,
+    Group, GroupList, Message, MessagePage, PersonList, PostMessageRequest, Profile, ReadMarkerRequest, SearchHit,
     SearchResults, UpdateGroupRequest, UpdateThreadRequest, WorkspaceConversations,
 };
 use salon_protocol::{AccountId, ConversationId, ErrorBody, WorkspaceId};
 
 use super::{ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Caller};
-use crate::services::{HistoryQuery, Recipient};
+use crate::domain::Invalid;
+use crate::services::{self, HistoryQuery, Recipient, Target};
 use crate::store::MessageRow;
-use crate::views::{conversation_view, group_view, message_views, one_message, person};
+use crate::views::{audit_entry, conversation_view, group_view, message_views, one_message, pending_person, person};
+
+/// How adding someone was answered: at once by account, or "an e-mail went out" by
+/// address (whatever the address).
+pub enum Added {
+    Now,
+    EmailSent,
+}
+
+impl axum::response::IntoResponse for Added {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Added::Now => StatusCode::NO_CONTENT.into_response(),
+            Added::EmailSent => (StatusCode::ACCEPTED, Json(Accepted::email_sent())).into_response(),
+        }
+    }
+}
+
+fn exactly_one(field: &'static str, message: &str) -> services::Error {
+    Invalid { field, message: message.into() }.into()
+}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -135,7 +156,8 @@ async fn update_group(
     Ok(Json(group_view(updated)))
 }
 
-/// The group's members, each with `external` relative to the group's workspace.
+/// The group's members, each with `external` relative to the group's workspace, and (for
+/// workspace members) the addresses invited that have not signed up yet.
 #[utoipa::path(
     get,
     path = "/api/v1/groups/{group_id}/members",
@@ -149,12 +171,18 @@ async fn group_members(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> ApiResult<Json<PersonList>> {
-    let people = state.services.conversations.group_members(caller.id(), id).await?;
-    Ok(Json(PersonList { people: people.into_iter().map(person).collect() }))
+    let (people, invited) = state.services.conversations.group_members(caller.id(), id).await?;
+    Ok(Json(PersonList {
+        people: people.into_iter().map(person).collect(),
+        invited: invited.into_iter().map(pending_person).collect(),
+    }))
 }
 
-/// Adds an account to the group: it sees the group's chat and every conversation
-/// addressed to the group, history included.
+/// Adds a person to the group: they see the group's chat and every conversation
+/// addressed to the group, history included. By `account_id` (a member or a contact):
+/// `204`, done. By `email`: `202 {"status": "email_sent"}` whether or not the address has
+/// an account — they are added and told, or invited to sign up for a free account and
+/// shown as pending (`invited`) until they do.
 #[utoipa::path(
     post,
     path = "/api/v1/groups/{group_id}/members",
@@ -163,9 +191,13 @@ async fn group_members(
     params(("group_id" = ConversationId, Path)),
     request_body = AddMemberRequest,
     responses(
-        (status = 204),
+        (status = 204, description = "added (by account_id)"),
+        (status = 202, body = Accepted, description = "email_sent (by email)"),
         (status = 403, body = ErrorBody, description = "forbidden, read_only"),
         (status = 404, body = ErrorBody, description = "not_found"),
+        (status = 409, body = ErrorBody, description = "lite_limit_reached"),
+        (status = 422, body = ErrorBody, description = "validation_failed"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many invitations"),
     )
 )]
 async fn add_group_member(
@@ -173,13 +205,26 @@ async fn add_group_member(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<AddMemberRequest>,
-) -> ApiResult<StatusCode> {
-    state.services.conversations.add_group_member(caller.id(), id, req.account_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Added> {
+    match (req.account_id, req.email) {
+        (Some(account), None) if req.message.is_none() => {
+            state.services.conversations.add_group_member(caller.id(), id, account).await?;
+            Ok(Added::Now)
+        }
+        (None, Some(email)) => {
+            let invitations = &state.services.invitations;
+            invitations.add_by_email(caller.id(), Target::Group, id, &email, req.message.as_deref()).await?;
+            Ok(Added::EmailSent)
+        }
+        _ => {
+            Err(exactly_one("account_id", "give exactly one of account_id and email (message goes with email)").into())
+        }
+    }
 }
 
 /// Removes an account from the group (or the caller leaves it). When this returns, the
-/// account no longer sees anything it saw only through the group, history included.
+/// account no longer sees anything it saw only through the group, history included, and
+/// its open sockets were told. The answer is the audit entry: the removal's receipt.
 #[utoipa::path(
     delete,
     path = "/api/v1/groups/{group_id}/members/{account_id}",
@@ -187,7 +232,7 @@ async fn add_group_member(
     security(("session" = [])),
     params(("group_id" = ConversationId, Path), ("account_id" = AccountId, Path)),
     responses(
-        (status = 204),
+        (status = 200, body = AuditEntry, description = "the receipt"),
         (status = 403, body = ErrorBody, description = "forbidden, read_only"),
         (status = 404, body = ErrorBody, description = "not_found"),
     )
@@ -196,9 +241,9 @@ async fn remove_group_member(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((id, account)): ApiPath<(ConversationId, AccountId)>,
-) -> ApiResult<StatusCode> {
-    state.services.conversations.remove_group_member(caller.id(), id, account).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Json<AuditEntry>> {
+    let receipt = state.services.conversations.remove_group_member(caller.id(), id, account).await?;
+    Ok(Json(audit_entry(receipt)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,7 +381,8 @@ async fn update_thread(
 }
 
 /// Who can see this conversation: its direct participants and the groups that grant
-/// access (with their members).
+/// access (with their members); for workspace members, also the addresses invited here
+/// that have not signed up yet.
 #[utoipa::path(
     get,
     path = "/api/v1/conversations/{conversation_id}/audience",
@@ -350,8 +396,9 @@ async fn audience(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> ApiResult<Json<Audience>> {
-    let (participants, groups) = state.services.conversations.audience(caller.id(), id).await?;
+    let (participants, groups, invited) = state.services.conversations.audience(caller.id(), id).await?;
     Ok(Json(Audience {
+        invited: invited.into_iter().map(pending_person).collect(),
         participants: participants.into_iter().map(person).collect(),
         groups: groups
             .into_iter()
@@ -364,7 +411,10 @@ async fn audience(
     }))
 }
 
-/// Addresses the thread to one more group or account (exactly one of the two fields).
+/// Addresses the thread to one more group, account or address (exactly one of
+/// `group_id`, `account_id`, `email`). By `email`: `202 {"status": "email_sent"}` whether
+/// or not the address has an account — the person is added and told, or invited to sign
+/// up for a free account and shown as pending (`invited`) until they do.
 #[utoipa::path(
     post,
     path = "/api/v1/conversations/{conversation_id}/recipients",
@@ -373,10 +423,13 @@ async fn audience(
     params(("conversation_id" = ConversationId, Path)),
     request_body = AddRecipientRequest,
     responses(
-        (status = 204),
+        (status = 204, description = "added (by group_id or account_id)"),
+        (status = 202, body = Accepted, description = "email_sent (by email)"),
         (status = 403, body = ErrorBody, description = "forbidden, read_only"),
         (status = 404, body = ErrorBody, description = "not_found"),
+        (status = 409, body = ErrorBody, description = "lite_limit_reached"),
         (status = 422, body = ErrorBody, description = "validation_failed"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many invitations"),
     )
 )]
 async fn add_recipient(
@@ -384,24 +437,28 @@ async fn add_recipient(
     caller: Caller,
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<AddRecipientRequest>,
-) -> ApiResult<StatusCode> {
-    let recipient = match (req.group_id, req.account_id) {
-        (Some(g), None) => Recipient::Group(g),
-        (None, Some(a)) => Recipient::Account(a),
+) -> ApiResult<Added> {
+    let recipient = match (req.group_id, req.account_id, req.email) {
+        (Some(g), None, None) if req.message.is_none() => Recipient::Group(g),
+        (None, Some(a), None) if req.message.is_none() => Recipient::Account(a),
+        (None, None, Some(email)) => {
+            let invitations = &state.services.invitations;
+            invitations.add_by_email(caller.id(), Target::Thread, id, &email, req.message.as_deref()).await?;
+            return Ok(Added::EmailSent);
+        }
         _ => {
-            return Err(crate::services::Error::from(crate::domain::Invalid {
-                field: "group_id",
-                message: "give exactly one of group_id and account_id".into(),
-            })
-            .into());
+            let message = "give exactly one of group_id, account_id and email (message goes with email)";
+            return Err(exactly_one("group_id", message).into());
         }
     };
     state.services.conversations.add_recipient(caller.id(), id, recipient).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Added::Now)
 }
 
 /// Takes an account off the thread (anyone may take themselves off). Access through a
-/// group the thread is addressed to stays.
+/// group the thread is addressed to stays. When this returns, the account (if it lost
+/// the thread) sees nothing more of it, history included, and its open sockets were
+/// told. The answer is the audit entry: the removal's receipt.
 #[utoipa::path(
     delete,
     path = "/api/v1/conversations/{conversation_id}/recipients/accounts/{account_id}",
@@ -409,7 +466,7 @@ async fn add_recipient(
     security(("session" = [])),
     params(("conversation_id" = ConversationId, Path), ("account_id" = AccountId, Path)),
     responses(
-        (status = 204),
+        (status = 200, body = AuditEntry, description = "the receipt"),
         (status = 403, body = ErrorBody, description = "forbidden, read_only"),
         (status = 404, body = ErrorBody, description = "not_found"),
     )
@@ -418,9 +475,9 @@ async fn remove_recipient_account(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((id, account)): ApiPath<(ConversationId, AccountId)>,
-) -> ApiResult<StatusCode> {
-    state.services.conversations.remove_recipient(caller.id(), id, Recipient::Account(account)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Json<AuditEntry>> {
+    let receipt = state.services.conversations.remove_recipient(caller.id(), id, Recipient::Account(account)).await?;
+    Ok(Json(audit_entry(receipt)))
 }
 
 /// Takes a group off the thread: its members lose the thread unless they keep another
@@ -432,7 +489,7 @@ async fn remove_recipient_account(
     security(("session" = [])),
     params(("conversation_id" = ConversationId, Path), ("group_id" = ConversationId, Path)),
     responses(
-        (status = 204),
+        (status = 200, body = AuditEntry, description = "the receipt"),
         (status = 403, body = ErrorBody, description = "forbidden, read_only"),
         (status = 404, body = ErrorBody, description = "not_found"),
     )
@@ -441,9 +498,9 @@ async fn remove_recipient_group(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((id, group)): ApiPath<(ConversationId, ConversationId)>,
-) -> ApiResult<StatusCode> {
-    state.services.conversations.remove_recipient(caller.id(), id, Recipient::Group(group)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Json<AuditEntry>> {
+    let receipt = state.services.conversations.remove_recipient(caller.id(), id, Recipient::Group(group)).await?;
+    Ok(Json(audit_entry(receipt)))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ use crate::services::{self, Services};
 mod accounts;
 mod conversations;
 mod health;
+mod invitations;
 mod workspaces;
 
 pub use accounts::account_view;
@@ -43,7 +44,7 @@ pub struct AppState {
 
 /// HTML pages served outside the API (links in e-mails land on them). Not part of the
 /// OpenAPI document; a test checks that nothing else is routed outside it.
-pub const PAGES: &[&str] = &["/", "/verify", "/reset-password"];
+pub const PAGES: &[&str] = &["/", "/verify", "/reset-password", "/invite"];
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,7 +58,8 @@ pub const PAGES: &[&str] = &["/", "/verify", "/reset-password"];
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign-up, log-in, sessions, passwords"),
-        (name = "workspaces", description = "Workspaces, members and roles"),
+        (name = "workspaces", description = "Workspaces, members and roles, the audit log, handing access over"),
+        (name = "invitations", description = "Inviting people by e-mail into a workspace or as guests; accepting"),
         (name = "groups", description = "Groups: named sets of people with their own chat; access in bulk"),
         (name = "conversations", description = "Threads, direct conversations, who can see them, the caller's list"),
         (name = "messages", description = "Messages, history, reactions, read markers, search"),
@@ -87,6 +89,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(workspaces::routes())
         .merge(conversations::routes())
+        .merge(invitations::routes())
         .routes(utoipa_axum::routes!(crate::gateway::upgrade))
 }
 
@@ -105,6 +108,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(PAGES[0], get(|| async { Html(include_str!("pages/index.html")) }))
         .route(PAGES[1], get(|| async { Html(include_str!("pages/verify.html")) }))
         .route(PAGES[2], get(|| async { Html(include_str!("pages/reset-password.html")) }))
+        .route(PAGES[3], get(|| async { Html(include_str!("pages/invite.html")) }))
         .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no route matches this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this path does not accept this method")

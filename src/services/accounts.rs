@@ -85,8 +85,13 @@ impl Accounts {
         self.mail_by_recipient.forget_idle();
     }
 
-    fn limit_address(&self, from: IpAddr) -> Result<()> {
+    pub(crate) fn limit_address(&self, from: IpAddr) -> Result<()> {
         self.attempts_by_address.check(&from).map_err(Error::RateLimited)
+    }
+
+    /// An argon2id digest of a new password (off the runtime, bounded).
+    pub(crate) async fn hash_password(&self, password: Password) -> String {
+        self.hasher.hash(password.into_inner()).await.0
     }
 
     /// Starts a sign-up. Whatever the address, the answer is the same and one e-mail goes
@@ -151,7 +156,7 @@ impl Accounts {
         self.open_session(account).await
     }
 
-    async fn open_session(&self, account: AccountRow) -> Result<NewSession> {
+    pub(crate) async fn open_session(&self, account: AccountRow) -> Result<NewSession> {
         let token = Token::generate();
         let now = now_ms();
         let expires_at = now + hours_ms(self.auth.session_ttl_hours);

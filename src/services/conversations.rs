@@ -18,12 +18,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::crypto::random_id;
-use crate::domain::{AccountId, ConversationId, ConversationKind, Invalid, Role, WorkspaceId, WorkspaceName, now_ms};
+use crate::domain::{
+    AccountId, AuditAction, ConversationId, ConversationKind, Invalid, Role, WorkspaceId, WorkspaceName, now_ms,
+};
 use crate::hub::{Event, Hub};
 use crate::services::membership::{Access, GroupAccess, MANAGERS, WRITERS};
 use crate::services::{Error, Membership, Result};
 use crate::store::{
-    ConversationRow, ConversationSummary, GroupRow, MessageRow, NewConversation, PersonRow, Store, StoreError,
+    AuditRow, ConversationRow, ConversationSummary, GroupRow, InvitationRow, MessageRow, NewAudit, NewConversation,
+    PersonRow, Store, StoreError,
 };
 use salon_protocol::gateway::ServerFrame;
 
@@ -43,7 +46,11 @@ pub struct Conversations {
     hub: Arc<Hub>,
 }
 
-type AccessSet = HashSet<(AccountId, ConversationId)>;
+pub(crate) type AccessSet = HashSet<(AccountId, ConversationId)>;
+
+/// Who can see a conversation: direct participants, the groups that grant access with
+/// their members, and the addresses invited that have not signed up yet.
+pub type AudienceRows = (Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>, Vec<InvitationRow>);
 
 fn subject(raw: &str) -> Result<String> {
     let trimmed = raw.trim();
@@ -67,7 +74,11 @@ impl Conversations {
     }
 
     /// Which of `accounts` can see which of `conversations`, now.
-    async fn access_set(&self, accounts: &[AccountId], conversations: &[ConversationId]) -> Result<AccessSet> {
+    pub(crate) async fn access_set(
+        &self,
+        accounts: &[AccountId],
+        conversations: &[ConversationId],
+    ) -> Result<AccessSet> {
         let mut set = HashSet::new();
         for &a in accounts {
             for &c in conversations {
@@ -81,7 +92,7 @@ impl Conversations {
 
     /// Tells the hub who gained and who lost access between two snapshots taken around a
     /// change. Revocations are complete when this returns.
-    fn announce_access(&self, before: &AccessSet, after: &AccessSet) {
+    pub(crate) fn announce_access(&self, before: &AccessSet, after: &AccessSet) {
         for &(a, c) in before.difference(after) {
             self.hub.revoke(a, c);
         }
@@ -115,6 +126,12 @@ impl Conversations {
         self.store.account_by_id(id).await?.map(|_| ()).ok_or(Error::NotFound)
     }
 
+    /// The audit entry just written: a removal's receipt.
+    async fn receipt(&self, audit: &NewAudit) -> Result<AuditRow> {
+        let row = self.store.audit_entry(audit.id).await?;
+        row.ok_or(Error::Internal(StoreError::NotFound))
+    }
+
     // -------------------------------------------------------------------------------------
     // Groups
 
@@ -138,20 +155,27 @@ impl Conversations {
             }
         }
         let id = ConversationId(random_id());
+        let audit: Vec<NewAudit> = all
+            .iter()
+            .map(|&m| NewAudit::new(workspace, caller, AuditAction::GroupMemberAdded).account(m).conversation(id))
+            .collect();
         let group = self
             .store
-            .create_conversation(NewConversation {
-                id,
-                workspace_id: workspace,
-                kind: ConversationKind::Group,
-                title: name.as_str().to_owned(),
-                created_by: caller,
-                created_at: now_ms(),
-                direct_key: None,
-                groups: vec![id],
-                participants: vec![],
-                members: all.clone(),
-            })
+            .create_conversation(
+                NewConversation {
+                    id,
+                    workspace_id: workspace,
+                    kind: ConversationKind::Group,
+                    title: name.as_str().to_owned(),
+                    created_by: caller,
+                    created_at: now_ms(),
+                    direct_key: None,
+                    groups: vec![id],
+                    participants: vec![],
+                    members: all.clone(),
+                },
+                &audit,
+            )
             .await?;
         self.announce_new(id).await?;
         Ok(GroupRow { group, member_count: all.len() as i64 })
@@ -191,13 +215,30 @@ impl Conversations {
         self.group(caller, id).await
     }
 
-    pub async fn group_members(&self, caller: AccountId, id: ConversationId) -> Result<Vec<PersonRow>> {
-        self.membership.group(caller, id).await?;
-        Ok(self.store.group_members(id).await?)
+    /// The group's members and, for workspace members, the addresses invited into it
+    /// that have not signed up yet.
+    pub async fn group_members(
+        &self,
+        caller: AccountId,
+        id: ConversationId,
+    ) -> Result<(Vec<PersonRow>, Vec<InvitationRow>)> {
+        let access = self.membership.group(caller, id).await?;
+        let invited = self.pending_people(access.role, id).await?;
+        Ok((self.store.group_members(id).await?, invited))
     }
 
-    /// Adds an account to a group. Managers who are not in the group may add others but
-    /// not themselves: that would let an admin read threads they were never addressed.
+    /// Addresses invited to a conversation and not signed up yet: shown to the
+    /// workspace's members only (never to guests, who must not learn addresses).
+    async fn pending_people(&self, role: Option<Role>, id: ConversationId) -> Result<Vec<InvitationRow>> {
+        if role.is_none() {
+            return Ok(vec![]);
+        }
+        Ok(self.store.pending_for_conversation(id, now_ms()).await?)
+    }
+
+    /// Adds an account (a member of the workspace or a contact of the caller, picked by
+    /// name) to a group. Managers who are not in the group may add others but not
+    /// themselves: that would let an admin read threads they were never addressed.
     pub async fn add_group_member(&self, caller: AccountId, id: ConversationId, account: AccountId) -> Result<()> {
         let access = self.membership.group(caller, id).await?;
         access.require_manage()?;
@@ -205,30 +246,53 @@ impl Conversations {
             return Err(Error::Forbidden("ask a member of the group to add you"));
         }
         self.require_account(account).await?;
+        self.grant_group(caller, &access, account).await.map(|_| ())
+    }
+
+    /// Makes `account` a member of the group `access` names (the caller may manage it),
+    /// tells the sockets of what it gained; `false` if it was a member already.
+    pub(crate) async fn grant_group(
+        &self,
+        caller: AccountId,
+        access: &GroupAccess,
+        account: AccountId,
+    ) -> Result<bool> {
+        let id = access.group.id;
         let reached = self.store.conversations_addressed_to(id).await?;
         let before = self.access_set(&[account], &reached).await?;
-        self.store.add_group_member(id, account, now_ms()).await?;
+        let audit = NewAudit::new(access.group.workspace_id, caller, AuditAction::GroupMemberAdded)
+            .account(account)
+            .conversation(id);
+        let added = self.store.add_group_member(id, account, now_ms(), &audit).await?;
         let after = self.access_set(&[account], &reached).await?;
         self.announce_access(&before, &after);
-        Ok(())
+        Ok(added)
     }
 
     /// Removes `account` from the group; `account == caller` is leaving it. From the
     /// moment this returns, the account no longer sees anything it saw only through the
-    /// group.
-    pub async fn remove_group_member(&self, caller: AccountId, id: ConversationId, account: AccountId) -> Result<()> {
+    /// group. Returns the audit entry: the removal's receipt.
+    pub async fn remove_group_member(
+        &self,
+        caller: AccountId,
+        id: ConversationId,
+        account: AccountId,
+    ) -> Result<AuditRow> {
         let access: GroupAccess = self.membership.group(caller, id).await?;
         if account != caller {
             access.require_manage()?;
         }
         let reached = self.store.conversations_addressed_to(id).await?;
         let before = self.access_set(&[account], &reached).await?;
-        if !self.store.remove_group_member(id, account).await? {
+        let audit = NewAudit::new(access.group.workspace_id, caller, AuditAction::GroupMemberRemoved)
+            .account(account)
+            .conversation(id);
+        if !self.store.remove_group_member(id, account, &audit).await? {
             return Err(Error::NotFound);
         }
         let after = self.access_set(&[account], &reached).await?;
         self.announce_access(&before, &after);
-        Ok(())
+        self.receipt(&audit).await
     }
 
     // -------------------------------------------------------------------------------------
@@ -271,20 +335,33 @@ impl Conversations {
                 participants.push(*a);
             }
         }
+        let id = ConversationId(random_id());
+        let mut audit: Vec<NewAudit> = participants
+            .iter()
+            .map(|&p| NewAudit::new(workspace, caller, AuditAction::ParticipantAdded).account(p).conversation(id))
+            .collect();
+        audit.extend(groups.iter().map(|&g| {
+            NewAudit::new(workspace, caller, AuditAction::GroupAddressed)
+                .conversation(id)
+                .detail(serde_json::json!({"group_id": g.to_string()}))
+        }));
         let created = self
             .store
-            .create_conversation(NewConversation {
-                id: ConversationId(random_id()),
-                workspace_id: workspace,
-                kind: ConversationKind::Thread,
-                title,
-                created_by: caller,
-                created_at: now_ms(),
-                direct_key: None,
-                groups,
-                participants,
-                members: vec![],
-            })
+            .create_conversation(
+                NewConversation {
+                    id,
+                    workspace_id: workspace,
+                    kind: ConversationKind::Thread,
+                    title,
+                    created_by: caller,
+                    created_at: now_ms(),
+                    direct_key: None,
+                    groups,
+                    participants,
+                    members: vec![],
+                },
+                &audit,
+            )
             .await?;
         self.announce_new(created.id).await?;
         Ok(created)
@@ -322,18 +399,21 @@ impl Conversations {
         }
         let created = self
             .store
-            .create_conversation(NewConversation {
-                id: ConversationId(random_id()),
-                workspace_id: workspace,
-                kind: ConversationKind::Direct,
-                title: String::new(),
-                created_by: caller,
-                created_at: now_ms(),
-                direct_key: Some(key.clone()),
-                groups: vec![],
-                participants: vec![caller, other],
-                members: vec![],
-            })
+            .create_conversation(
+                NewConversation {
+                    id: ConversationId(random_id()),
+                    workspace_id: workspace,
+                    kind: ConversationKind::Direct,
+                    title: String::new(),
+                    created_by: caller,
+                    created_at: now_ms(),
+                    direct_key: Some(key.clone()),
+                    groups: vec![],
+                    participants: vec![caller, other],
+                    members: vec![],
+                },
+                &[],
+            )
             .await;
         match created {
             Ok(row) => {
@@ -346,7 +426,7 @@ impl Conversations {
         }
     }
 
-    async fn thread(&self, caller: AccountId, id: ConversationId) -> Result<Access> {
+    pub(crate) async fn thread(&self, caller: AccountId, id: ConversationId) -> Result<Access> {
         let access = self.membership.conversation(caller, id).await?;
         if access.conversation.kind != ConversationKind::Thread {
             return Err(Error::Forbidden("only threads have a subject and recipients to change"));
@@ -370,30 +450,52 @@ impl Conversations {
     pub async fn add_recipient(&self, caller: AccountId, id: ConversationId, recipient: Recipient) -> Result<()> {
         let access = self.thread(caller, id).await?;
         access.require_manage_thread()?;
-        let accounts = match recipient {
+        match recipient {
             Recipient::Group(group) => {
                 self.addressable_group(caller, access.conversation.workspace_id, group).await?;
-                self.store.group_members(group).await?.into_iter().map(|p| p.account_id).collect()
+                let accounts: Vec<AccountId> =
+                    self.store.group_members(group).await?.into_iter().map(|p| p.account_id).collect();
+                let before = self.access_set(&accounts, &[id]).await?;
+                let audit = NewAudit::new(access.conversation.workspace_id, caller, AuditAction::GroupAddressed)
+                    .conversation(id)
+                    .detail(serde_json::json!({"group_id": group.to_string()}));
+                self.store.add_conversation_group(id, group, &audit).await?;
+                let after = self.access_set(&accounts, &[id]).await?;
+                self.announce_access(&before, &after);
             }
             Recipient::Account(account) => {
                 self.require_account(account).await?;
-                vec![account]
+                self.grant_thread(caller, &access, account).await?;
             }
-        };
-        let before = self.access_set(&accounts, &[id]).await?;
-        match recipient {
-            Recipient::Group(group) => self.store.add_conversation_group(id, group).await?,
-            Recipient::Account(account) => self.store.add_participant(id, account, now_ms()).await?,
-        };
-        let after = self.access_set(&accounts, &[id]).await?;
-        self.announce_access(&before, &after);
+        }
         Ok(())
     }
 
+    /// Addresses the thread `access` names (the caller may manage it) to `account`
+    /// directly and tells its sockets; `false` if it was addressed already.
+    pub(crate) async fn grant_thread(&self, caller: AccountId, access: &Access, account: AccountId) -> Result<bool> {
+        let id = access.conversation.id;
+        let before = self.access_set(&[account], &[id]).await?;
+        let audit = NewAudit::new(access.conversation.workspace_id, caller, AuditAction::ParticipantAdded)
+            .account(account)
+            .conversation(id);
+        let added = self.store.add_participant(id, account, now_ms(), &audit).await?;
+        let after = self.access_set(&[account], &[id]).await?;
+        self.announce_access(&before, &after);
+        Ok(added)
+    }
+
     /// Takes a group or an account off a thread. Anyone may take themselves off; access
-    /// that remains through another path (a group) stays.
-    pub async fn remove_recipient(&self, caller: AccountId, id: ConversationId, recipient: Recipient) -> Result<()> {
+    /// that remains through another path (a group) stays. Returns the audit entry: the
+    /// removal's receipt.
+    pub async fn remove_recipient(
+        &self,
+        caller: AccountId,
+        id: ConversationId,
+        recipient: Recipient,
+    ) -> Result<AuditRow> {
         let access = self.thread(caller, id).await?;
+        let ws = access.conversation.workspace_id;
         let accounts = match recipient {
             Recipient::Group(group) => {
                 self.store.group_members(group).await?.into_iter().map(|p| p.account_id).collect()
@@ -401,15 +503,21 @@ impl Conversations {
             Recipient::Account(account) => vec![account],
         };
         let before = self.access_set(&accounts, &[id]).await?;
-        let removed = match recipient {
-            Recipient::Account(account) if account == caller => self.store.remove_participant(id, account).await?,
+        let (removed, audit) = match recipient {
             Recipient::Account(account) => {
-                access.require_manage_thread()?;
-                self.store.remove_participant(id, account).await?
+                if account != caller {
+                    access.require_manage_thread()?;
+                }
+                let audit =
+                    NewAudit::new(ws, caller, AuditAction::ParticipantRemoved).account(account).conversation(id);
+                (self.store.remove_participant(id, account, &audit).await?, audit)
             }
             Recipient::Group(group) => {
                 access.require_manage_thread()?;
-                self.store.remove_conversation_group(id, group).await?
+                let audit = NewAudit::new(ws, caller, AuditAction::GroupUnaddressed)
+                    .conversation(id)
+                    .detail(serde_json::json!({"group_id": group.to_string()}));
+                (self.store.remove_conversation_group(id, group, &audit).await?, audit)
             }
         };
         if !removed {
@@ -417,7 +525,7 @@ impl Conversations {
         }
         let after = self.access_set(&accounts, &[id]).await?;
         self.announce_access(&before, &after);
-        Ok(())
+        self.receipt(&audit).await
     }
 
     // -------------------------------------------------------------------------------------
@@ -446,20 +554,17 @@ impl Conversations {
 
     /// Who can see the conversation: its direct participants and the groups that grant
     /// access, with their members.
-    pub async fn audience(
-        &self,
-        caller: AccountId,
-        id: ConversationId,
-    ) -> Result<(Vec<PersonRow>, Vec<(GroupRow, Vec<PersonRow>)>)> {
+    pub async fn audience(&self, caller: AccountId, id: ConversationId) -> Result<AudienceRows> {
         let access = self.membership.conversation(caller, id).await?;
         let (mut participants, groups) = self.store.audience(id).await?;
+        let invited = self.pending_people(access.role, id).await?;
         // A group's chat lists its members as participants; its one group is itself.
         if access.conversation.kind == ConversationKind::Group {
             let members = groups.into_iter().next().map(|(_, m)| m).unwrap_or_default();
-            return Ok((members, vec![]));
+            return Ok((members, vec![], invited));
         }
         if access.role.is_some() {
-            return Ok((participants, groups));
+            return Ok((participants, groups, invited));
         }
         // A guest never learns the names of the workspace's groups it is not in: the people
         // those groups bring are shown as participants.
@@ -476,7 +581,7 @@ impl Conversations {
             }
         }
         participants.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.account_id.cmp(&b.account_id)));
-        Ok((participants, shown))
+        Ok((participants, shown, invited))
     }
 
     pub async fn contacts(&self, caller: AccountId) -> Result<Vec<(AccountId, String)>> {

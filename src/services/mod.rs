@@ -16,15 +16,17 @@ use crate::store::{Store, StoreError};
 
 mod accounts;
 mod conversations;
+mod invitations;
 mod membership;
 mod messages;
 mod workspaces;
 
 pub use accounts::{Accounts, Caller, NewSession};
-pub use conversations::{Conversations, Recipient};
+pub use conversations::{AudienceRows, Conversations, Recipient};
+pub use invitations::{Invitations, InviteEntry, Preview, SuccessorSpec, Target};
 pub use membership::{Access, GroupAccess, Membership};
 pub use messages::{HistoryQuery, Messages, Page};
-pub use workspaces::Workspaces;
+pub use workspaces::{Directory, Workspaces};
 
 /// What a service can answer instead of a result. The transport maps each variant to one
 /// documented error code.
@@ -54,6 +56,10 @@ pub enum Error {
     SeatLimitReached,
     #[error("the workspace must keep at least one owner")]
     LastOwner,
+    #[error("a lite user may hold at most the workspace's lite grant limit of conversations (groups and threads)")]
+    LiteLimitReached,
+    #[error("this address already has an account: log in to accept the invitation")]
+    AccountExists,
     #[error("{0}")]
     Conflict(&'static str),
     #[error("internal: {0}")]
@@ -77,6 +83,8 @@ impl Error {
             Error::RateLimited(_) => ErrorCode::RateLimited,
             Error::SeatLimitReached => ErrorCode::SeatLimitReached,
             Error::LastOwner => ErrorCode::LastOwner,
+            Error::LiteLimitReached => ErrorCode::LiteLimitReached,
+            Error::AccountExists => ErrorCode::AccountExists,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Internal(inner) => {
                 tracing::error!(error = %inner, "internal error");
@@ -96,6 +104,7 @@ impl From<StoreError> for Error {
             StoreError::SeatLimitBelowUsed => Error::Conflict("the seat limit is below the seats already taken"),
             StoreError::LastOwner => Error::LastOwner,
             StoreError::OwnerProtected => Error::Forbidden("only an owner may grant, change or remove the owner role"),
+            StoreError::LiteLimitReached => Error::LiteLimitReached,
             other => Error::Internal(other),
         }
     }
@@ -110,6 +119,7 @@ pub struct Services {
     pub workspaces: Arc<Workspaces>,
     pub membership: Arc<Membership>,
     pub conversations: Arc<Conversations>,
+    pub invitations: Arc<Invitations>,
     pub messages: Arc<Messages>,
     pub store: Arc<dyn Store>,
     pub hub: Arc<Hub>,
@@ -119,10 +129,20 @@ impl Services {
     pub fn new(config: &Config, store: Arc<dyn Store>, mailer: Mailer, hub: Arc<Hub>) -> Services {
         let hasher = PasswordHasher::new(config.auth.max_concurrent_hashes);
         let membership = Arc::new(Membership::new(store.clone()));
+        let accounts = Arc::new(Accounts::new(config, store.clone(), hasher, mailer.clone(), hub.clone()));
+        let conversations = Arc::new(Conversations::new(store.clone(), membership.clone(), hub.clone()));
         Services {
-            accounts: Arc::new(Accounts::new(config, store.clone(), hasher, mailer, hub.clone())),
+            invitations: Arc::new(Invitations::new(
+                config,
+                store.clone(),
+                membership.clone(),
+                conversations.clone(),
+                accounts.clone(),
+                mailer,
+            )),
+            accounts,
             workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone(), hub.clone())),
-            conversations: Arc::new(Conversations::new(store.clone(), membership.clone(), hub.clone())),
+            conversations,
             messages: Arc::new(Messages::new(config, store.clone(), membership.clone(), hub.clone())),
             membership,
             store,

@@ -22,7 +22,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::config::{Backend, DatabaseConfig};
 use crate::crypto::TokenHash;
 use crate::domain::{
-    AccountId, ConversationId, ConversationKind, DisplayName, Email, MessageId, Role, WorkspaceId, WorkspaceName,
+    AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, InvitationId, InvitationState,
+    MessageId, Role, WorkspaceId, WorkspaceName,
 };
 
 mod postgres;
@@ -49,6 +50,8 @@ pub enum StoreError {
     OwnerProtected,
     #[error("the conversation is read-only")]
     Locked,
+    #[error("a lite user would hold more conversations than the workspace allows")]
+    LiteLimitReached,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -87,6 +90,7 @@ pub struct WorkspaceRow {
     pub name: String,
     pub seat_limit: u32,
     pub seats_used: u32,
+    pub lite_grant_limit: u32,
     pub created_at: i64,
 }
 
@@ -96,6 +100,8 @@ pub struct MemberRow {
     pub display_name: String,
     pub email: String,
     pub role: Role,
+    /// Groups and directly granted threads of the workspace (what the lite limit counts).
+    pub grants: i64,
     pub joined_at: i64,
 }
 
@@ -220,6 +226,166 @@ pub struct MessageExtras {
     pub mentions: Vec<(MessageId, AccountId)>,
 }
 
+/// One line of a workspace's audit log, written by the store in the transaction of the
+/// change it records (and only if the change happened).
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub at: i64,
+    pub actor: Option<AccountId>,
+    pub action: AuditAction,
+    pub account: Option<AccountId>,
+    pub email: Option<String>,
+    pub conversation: Option<ConversationId>,
+    /// A JSON object.
+    pub detail: String,
+}
+
+impl NewAudit {
+    /// A record of `action` by `actor` in `workspace`, now, with a fresh id.
+    pub fn new(workspace_id: WorkspaceId, actor: AccountId, action: AuditAction) -> NewAudit {
+        NewAudit {
+            id: crate::crypto::random_id(),
+            workspace_id,
+            at: crate::domain::now_ms(),
+            actor: Some(actor),
+            action,
+            account: None,
+            email: None,
+            conversation: None,
+            detail: "{}".to_owned(),
+        }
+    }
+
+    pub fn account(mut self, account: AccountId) -> NewAudit {
+        self.account = Some(account);
+        self
+    }
+
+    pub fn email(mut self, email: &str) -> NewAudit {
+        self.email = Some(email.to_owned());
+        self
+    }
+
+    pub fn conversation(mut self, conversation: ConversationId) -> NewAudit {
+        self.conversation = Some(conversation);
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> NewAudit {
+        self.detail = detail.to_string();
+        self
+    }
+}
+
+/// An audit entry with the names of what it refers to, as they are now.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub at: i64,
+    pub action: AuditAction,
+    pub actor: Option<(AccountId, String)>,
+    pub account: Option<(AccountId, String)>,
+    pub email: Option<String>,
+    pub conversation: Option<(ConversationId, String)>,
+    pub detail: String,
+}
+
+/// An invitation to store: into the workspace with `role`, or (`None`) as a guest of the
+/// granted conversations only.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: InvitationId,
+    pub workspace_id: WorkspaceId,
+    pub email: Email,
+    pub role: Option<Role>,
+    pub token_hash: TokenHash,
+    pub message: String,
+    pub invited_by: AccountId,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Groups (membership) and threads (direct participation).
+    pub grants: Vec<ConversationId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRow {
+    pub conversation_id: ConversationId,
+    pub kind: ConversationKind,
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvitationRow {
+    pub id: InvitationId,
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    pub email: String,
+    pub role: Option<Role>,
+    pub message: String,
+    pub invited_by: Option<(AccountId, String)>,
+    pub created_at: i64,
+    pub sent_at: i64,
+    pub expires_at: i64,
+    /// As stored: `Pending`, `Accepted` or `Revoked` (see [`InvitationRow::state_at`]).
+    pub stored_state: InvitationState,
+    pub accepted_by: Option<AccountId>,
+    pub closed_at: Option<i64>,
+    pub grants: Vec<GrantRow>,
+}
+
+impl InvitationRow {
+    /// The state at `now`: a pending invitation past its expiry is `Expired`.
+    pub fn state_at(&self, now: i64) -> InvitationState {
+        match self.stored_state {
+            InvitationState::Pending if self.expires_at <= now => InvitationState::Expired,
+            state => state,
+        }
+    }
+}
+
+/// Which invitation an acceptance names: by the e-mailed token, or by id (an account
+/// accepting an invitation to its own, verified address).
+#[derive(Debug, Clone)]
+pub enum InvitationKey {
+    Token(TokenHash),
+    Id(InvitationId),
+}
+
+/// Who accepts.
+#[derive(Debug, Clone)]
+pub enum Acceptor {
+    /// An account whose address must be the invitation's.
+    Account(AccountId),
+    /// A new account for the invitation's address (the link proved it).
+    NewAccount { id: AccountId, display_name: DisplayName, password_hash: String },
+}
+
+/// What an acceptance did.
+#[derive(Debug, Clone)]
+pub struct AcceptOutcome {
+    pub account: AccountRow,
+    pub workspace_id: WorkspaceId,
+    /// The acceptor's role in the workspace afterwards (`None`: a guest there).
+    pub role: Option<Role>,
+    /// The conversations this invitation granted.
+    pub granted: Vec<ConversationId>,
+    /// Every conversation the account gained, this invitation's and, for a new account,
+    /// those of its other pending guest invitations.
+    pub gained: Vec<ConversationId>,
+}
+
+/// Who takes over a leaver's grants.
+#[derive(Debug, Clone)]
+pub enum Successor {
+    Account(AccountId),
+    /// An address without an account: an invitation carrying the grants (its `grants`
+    /// are filled in by the store).
+    Invitation(NewInvitation),
+}
+
 // ---------------------------------------------------------------------------------------
 // Interface
 
@@ -228,7 +394,8 @@ pub trait AccountStore: Send + Sync {
     async fn create_signup(&self, signup: NewSignup) -> Result<()>;
     /// Consumes a sign-up token (whatever its state) and, if it had not expired and its
     /// address has no account yet, creates the account, all in one transaction. Other
-    /// pending sign-ups for the address are dropped. `None`: nothing was created.
+    /// pending sign-ups for the address are dropped, and its live guest invitations are
+    /// accepted (their conversations granted). `None`: nothing was created.
     async fn complete_signup(&self, token: &TokenHash, now: i64, new_id: AccountId) -> Result<Option<AccountRow>>;
     async fn account_by_email(&self, email: &Email) -> Result<Option<AccountRow>>;
     async fn account_by_id(&self, id: AccountId) -> Result<Option<AccountRow>>;
@@ -259,6 +426,7 @@ pub trait WorkspaceStore: Send + Sync {
         name: &WorkspaceName,
         owner: AccountId,
         seat_limit: u32,
+        lite_grant_limit: u32,
         now: i64,
     ) -> Result<WorkspaceRow>;
     async fn workspace(&self, id: WorkspaceId) -> Result<Option<WorkspaceRow>>;
@@ -269,22 +437,31 @@ pub trait WorkspaceStore: Send + Sync {
     async fn rename_workspace(&self, workspace: WorkspaceId, name: &WorkspaceName) -> Result<()>;
     /// Fails with `SeatLimitBelowUsed` if fewer seats than are taken.
     async fn set_seat_limit(&self, workspace: WorkspaceId, limit: u32) -> Result<()>;
+    async fn set_lite_grant_limit(&self, workspace: WorkspaceId, limit: u32) -> Result<()>;
     /// Adds a member; `SeatLimitReached` if the role takes a seat and none is free,
     /// `AlreadyExists` if they are a member already.
     async fn add_member(&self, workspace: WorkspaceId, account: AccountId, role: Role, now: i64) -> Result<()>;
-    /// Changes a member's role, atomically checking the seat limit and that an owner
-    /// remains. Unless `may_change_owner`, an owner's role cannot be changed and nobody
-    /// can be made owner (`OwnerProtected`).
+    /// Changes a member's role, atomically checking the seat limit, the lite limit (for
+    /// `lite`) and that an owner remains. Unless `may_change_owner`, an owner's role
+    /// cannot be changed and nobody can be made owner (`OwnerProtected`). Records
+    /// `audit` if the role changed.
     async fn change_role(
         &self,
         workspace: WorkspaceId,
         account: AccountId,
         role: Role,
         may_change_owner: bool,
+        audit: &NewAudit,
     ) -> Result<()>;
     /// Removes a member, atomically checking that an owner remains. Unless
     /// `may_change_owner`, an owner cannot be removed (`OwnerProtected`).
-    async fn remove_member(&self, workspace: WorkspaceId, account: AccountId, may_change_owner: bool) -> Result<()>;
+    async fn remove_member(
+        &self,
+        workspace: WorkspaceId,
+        account: AccountId,
+        may_change_owner: bool,
+        audit: &NewAudit,
+    ) -> Result<()>;
 }
 
 #[async_trait]
@@ -303,9 +480,10 @@ pub trait MailStore: Send + Sync {
 /// calls it.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
-    /// Creates the conversation and its addressing in one transaction. For a direct
-    /// conversation whose key exists, `AlreadyExists`.
-    async fn create_conversation(&self, new: NewConversation) -> Result<ConversationRow>;
+    /// Creates the conversation and its addressing in one transaction, recording
+    /// `audit`. For a direct conversation whose key exists, `AlreadyExists`; a lite
+    /// member over the workspace's limit, `LiteLimitReached`.
+    async fn create_conversation(&self, new: NewConversation, audit: &[NewAudit]) -> Result<ConversationRow>;
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationRow>>;
     async fn direct_conversation(&self, key: &str) -> Result<Option<ConversationRow>>;
     async fn update_conversation(&self, id: ConversationId, title: Option<&str>, locked: Option<bool>) -> Result<()>;
@@ -316,14 +494,63 @@ pub trait ConversationStore: Send + Sync {
     async fn workspace_conversations(&self, workspace: WorkspaceId) -> Result<Vec<ConversationId>>;
     /// Every conversation addressed to the group, its own chat included.
     async fn conversations_addressed_to(&self, group: ConversationId) -> Result<Vec<ConversationId>>;
-    /// `false` if they were a member already.
-    async fn add_group_member(&self, group: ConversationId, account: AccountId, now: i64) -> Result<bool>;
+    // Each of these records its `audit` entry in its transaction if it changed anything.
+    /// `false` if they were a member already; `LiteLimitReached` for a lite member at
+    /// the workspace's limit.
+    async fn add_group_member(
+        &self,
+        group: ConversationId,
+        account: AccountId,
+        now: i64,
+        audit: &NewAudit,
+    ) -> Result<bool>;
     /// `false` if they were not a member.
-    async fn remove_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool>;
-    async fn add_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool>;
-    async fn remove_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool>;
-    async fn add_participant(&self, conversation: ConversationId, account: AccountId, now: i64) -> Result<bool>;
-    async fn remove_participant(&self, conversation: ConversationId, account: AccountId) -> Result<bool>;
+    async fn remove_group_member(&self, group: ConversationId, account: AccountId, audit: &NewAudit) -> Result<bool>;
+    async fn add_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+        audit: &NewAudit,
+    ) -> Result<bool>;
+    async fn remove_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+        audit: &NewAudit,
+    ) -> Result<bool>;
+    /// `LiteLimitReached` for a lite member at the workspace's limit (threads only).
+    async fn add_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        now: i64,
+        audit: &NewAudit,
+    ) -> Result<bool>;
+    async fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        audit: &NewAudit,
+    ) -> Result<bool>;
+    /// The groups of the workspace `account` belongs to, and the threads it is a direct
+    /// participant of: its grants there.
+    async fn grants_of(
+        &self,
+        workspace: WorkspaceId,
+        account: AccountId,
+    ) -> Result<(Vec<ConversationId>, Vec<ConversationId>)>;
+    /// Moves `leaver`'s membership or participation in each of `conversations` (groups
+    /// and threads of `workspace`) to the successor in one transaction, recording an
+    /// entry per change plus `summary`. Returns `(groups, threads)` handed over.
+    async fn replace_grants(
+        &self,
+        workspace: WorkspaceId,
+        leaver: AccountId,
+        successor: Successor,
+        conversations: &[ConversationId],
+        actor: AccountId,
+        summary: &NewAudit,
+    ) -> Result<(i64, i64)>;
 
     /// The access rule: a direct participant, or a member of a group the conversation is
     /// addressed to.
@@ -375,6 +602,52 @@ pub trait MessageStore: Send + Sync {
     async fn mark_read(&self, account: AccountId, conversation: ConversationId, seq: i64) -> Result<i64>;
 }
 
+/// Invitations: creating, listing, resending, revoking and the atomic acceptance.
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// Stores invitations with their grants and audit entries, all or nothing.
+    /// `AlreadyExists` if an address already has a live invitation into the workspace
+    /// with a role, or is a member.
+    async fn create_invitations(&self, invitations: &[NewInvitation], audit: &[NewAudit]) -> Result<()>;
+    async fn invitation(&self, id: InvitationId) -> Result<Option<InvitationRow>>;
+    async fn invitation_by_token(&self, token: &TokenHash) -> Result<Option<InvitationRow>>;
+    /// A workspace's invitations, newest first: those not accepted or revoked (expired
+    /// included), or all.
+    async fn workspace_invitations(&self, workspace: WorkspaceId, open_only: bool) -> Result<Vec<InvitationRow>>;
+    /// Live (pending, unexpired) invitations into workspaces with a role, to `email`.
+    async fn invitations_to(&self, email: &Email, now: i64) -> Result<Vec<InvitationRow>>;
+    /// Live guest invitations granting `conversation`: its pending people.
+    async fn pending_for_conversation(&self, conversation: ConversationId, now: i64) -> Result<Vec<InvitationRow>>;
+    /// Replaces the token of an invitation not accepted or revoked and extends it.
+    /// `false` if it is accepted or revoked.
+    async fn resend_invitation(
+        &self,
+        id: InvitationId,
+        token: &TokenHash,
+        now: i64,
+        expires_at: i64,
+        audit: &NewAudit,
+    ) -> Result<bool>;
+    /// `false` if it was already accepted or revoked.
+    async fn revoke_invitation(&self, id: InvitationId, now: i64, audit: &NewAudit) -> Result<bool>;
+    /// Accepts a live invitation, once: of concurrent acceptances exactly one succeeds.
+    /// In one transaction: claims the invitation (`NotFound` if it is unknown, expired,
+    /// revoked, used, or for another address), creates the account for `NewAccount`
+    /// (`AlreadyExists` if the address has one), joins the workspace with the role
+    /// (`SeatLimitReached`), grants the conversations (`LiteLimitReached`) and records
+    /// the audit entries. A new account's other live guest invitations are accepted too.
+    /// On any error nothing changes.
+    async fn accept_invitation(&self, key: InvitationKey, acceptor: Acceptor, now: i64) -> Result<AcceptOutcome>;
+}
+
+/// The audit log, newest first.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Up to `limit` entries older than entry `before` (if given).
+    async fn audit_entries(&self, workspace: WorkspaceId, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>>;
+    async fn audit_entry(&self, id: i64) -> Result<Option<AuditRow>>;
+}
+
 /// Full-text search: the one part of messages whose SQL differs per backend (FTS5 on
 /// SQLite, tsvector on PostgreSQL).
 #[async_trait]
@@ -392,7 +665,16 @@ pub trait SearchStore: Send + Sync {
 
 /// Everything durable. One value of it per process, shared by the services.
 #[async_trait]
-pub trait Store: AccountStore + WorkspaceStore + MailStore + ConversationStore + MessageStore + SearchStore {
+pub trait Store:
+    AccountStore
+    + WorkspaceStore
+    + MailStore
+    + ConversationStore
+    + MessageStore
+    + SearchStore
+    + InvitationStore
+    + AuditStore
+{
     fn backend(&self) -> Backend;
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
@@ -432,10 +714,12 @@ pub fn migration_files(backend: Backend) -> &'static [(i64, &'static str, &'stat
         Backend::Sqlite => &[
             (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
             (2, "conversations", include_str!("../../migrations/sqlite/0002_conversations.sql")),
+            (3, "invitations", include_str!("../../migrations/sqlite/0003_invitations.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
             (2, "conversations", include_str!("../../migrations/postgres/0002_conversations.sql")),
+            (3, "invitations", include_str!("../../migrations/postgres/0003_invitations.sql")),
         ],
     }
 }
@@ -453,6 +737,11 @@ async fn migrator(backend: Backend) -> Result<Migrator> {
 fn parse_kind(raw: &str) -> Result<ConversationKind> {
     ConversationKind::parse(raw)
         .ok_or_else(|| StoreError::Database(sqlx::Error::Decode(format!("unknown conversation kind {raw:?}").into())))
+}
+
+fn parse_action(raw: &str) -> Result<AuditAction> {
+    AuditAction::parse(raw)
+        .ok_or_else(|| StoreError::Database(sqlx::Error::Decode(format!("unknown audit action {raw:?}").into())))
 }
 
 fn parse_role(raw: &str) -> Result<Role> {

@@ -13,11 +13,16 @@ use sqlx::{Row, Transaction};
 
 use super::{Db, ThisStore};
 use crate::crypto::TokenHash;
-use crate::domain::{AccountId, ConversationId, DisplayName, Email, MessageId, Role, WorkspaceId, WorkspaceName};
+use crate::domain::{
+    AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, InvitationId, InvitationState,
+    MessageId, Role, WorkspaceId, WorkspaceName,
+};
 use crate::store::{
-    AccountRow, AccountStore, ConversationRow, ConversationStore, ConversationSummary, GroupRow, MailRow, MailStore,
-    MemberRow, MessageExtras, MessageRow, MessageStore, NewConversation, NewMail, NewMessage, NewSignup, PersonRow,
-    Posted, Result, StoreError, WorkspaceRow, WorkspaceStore, parse_kind, parse_role,
+    AcceptOutcome, Acceptor, AccountRow, AccountStore, AuditRow, AuditStore, ConversationRow, ConversationStore,
+    ConversationSummary, GrantRow, GroupRow, InvitationKey, InvitationRow, InvitationStore, MailRow, MailStore,
+    MemberRow, MessageExtras, MessageRow, MessageStore, NewAudit, NewConversation, NewInvitation, NewMail, NewMessage,
+    NewSignup, PersonRow, Posted, Result, StoreError, Successor, WorkspaceRow, WorkspaceStore, parse_action,
+    parse_kind, parse_role,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -34,7 +39,7 @@ fn account(row: &DbRow) -> Result<AccountRow> {
     })
 }
 
-const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.seat_limit, w.created_at, \
+const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.seat_limit, w.lite_grant_limit, w.created_at, \
      (SELECT COUNT(*) FROM workspace_members s WHERE s.workspace_id = w.id AND s.role <> 'lite') AS seats_used";
 
 fn workspace(row: &DbRow) -> Result<WorkspaceRow> {
@@ -43,6 +48,7 @@ fn workspace(row: &DbRow) -> Result<WorkspaceRow> {
         name: row.try_get("name")?,
         seat_limit: row.try_get::<i64, _>("seat_limit")? as u32,
         seats_used: row.try_get::<i64, _>("seats_used")? as u32,
+        lite_grant_limit: row.try_get::<i64, _>("lite_grant_limit")? as u32,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -97,6 +103,164 @@ async fn role_in(tx: &mut Transaction<'_, Db>, ws: WorkspaceId, account: Account
     row.map(|r| parse_role(&r.try_get::<String, _>("role")?)).transpose()
 }
 
+/// Records an audit entry in the transaction of the change it describes.
+async fn record(tx: &mut Transaction<'_, Db>, a: &NewAudit) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, workspace_id, at, actor_id, action, account_id, email, conversation_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(a.id)
+    .bind(a.workspace_id.0)
+    .bind(a.at)
+    .bind(a.actor.map(|x| x.0))
+    .bind(a.action.as_str())
+    .bind(a.account.map(|x| x.0))
+    .bind(&a.email)
+    .bind(a.conversation.map(|x| x.0))
+    .bind(&a.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// SQL counting the groups of workspace `ws` that `account` belongs to plus the threads
+/// of it that `account` is addressed to directly: what the lite limit counts.
+fn grants_sql(account: &str, ws: &str) -> String {
+    format!(
+        "((SELECT COUNT(*) FROM group_members gg JOIN conversations gc ON gc.id = gg.group_id \
+            WHERE gg.account_id = {account} AND gc.workspace_id = {ws}) \
+         + (SELECT COUNT(*) FROM conversation_participants gp JOIN conversations tc ON tc.id = gp.conversation_id \
+            WHERE gp.account_id = {account} AND tc.workspace_id = {ws} AND tc.kind = 'thread'))"
+    )
+}
+
+/// `LiteLimitReached` if `account` is a lite member of the workspace holding more
+/// grants than its limit. Run after the change, inside its transaction, with the
+/// workspace locked, so concurrent grants cannot both pass.
+async fn check_lite_limit(tx: &mut Transaction<'_, Db>, ws: WorkspaceId, account: AccountId) -> Result<()> {
+    let row = sqlx::query(&format!(
+        "SELECT w.lite_grant_limit AS lim, {} AS n FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id \
+         WHERE m.workspace_id = $1 AND m.account_id = $2 AND m.role = 'lite'",
+        grants_sql("$2", "$1")
+    ))
+    .bind(ws.0)
+    .bind(account.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = row
+        && row.try_get::<i64, _>("n")? > row.try_get::<i64, _>("lim")?
+    {
+        return Err(StoreError::LiteLimitReached);
+    }
+    Ok(())
+}
+
+/// The workspace and kind of a conversation; `NotFound` if it does not exist.
+async fn workspace_and_kind(
+    tx: &mut Transaction<'_, Db>,
+    id: ConversationId,
+) -> Result<(WorkspaceId, ConversationKind)> {
+    let row = sqlx::query("SELECT workspace_id, kind FROM conversations WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok((WorkspaceId(row.try_get("workspace_id")?), parse_kind(&row.try_get::<String, _>("kind")?)?))
+}
+
+/// Gives `account` a conversation: membership of a group, participation in a thread.
+/// `false` if it had it already.
+async fn grant(
+    tx: &mut Transaction<'_, Db>,
+    c: ConversationId,
+    kind: ConversationKind,
+    account: AccountId,
+    now: i64,
+) -> Result<bool> {
+    let sql = match kind {
+        ConversationKind::Group => {
+            "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        }
+        _ => {
+            "INSERT INTO conversation_participants (conversation_id, account_id, added_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING"
+        }
+    };
+    let done = sqlx::query(sql).bind(c.0).bind(account.0).bind(now).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Takes a conversation from `account` (the opposite of [`grant`]); `false` if it did
+/// not have it. The conversation's row, and for a group the rows of every conversation
+/// addressed to it, are locked first, so no post by `account` commits after this.
+async fn ungrant(
+    tx: &mut Transaction<'_, Db>,
+    c: ConversationId,
+    kind: ConversationKind,
+    account: AccountId,
+) -> Result<bool> {
+    let sql = match kind {
+        ConversationKind::Group => {
+            lock_conversations(tx, "id IN (SELECT conversation_id FROM conversation_groups WHERE group_id = $1)", c.0)
+                .await?;
+            "DELETE FROM group_members WHERE group_id = $1 AND account_id = $2"
+        }
+        _ => {
+            lock_conversations(tx, "id = $1", c.0).await?;
+            "DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2"
+        }
+    };
+    let done = sqlx::query(sql).bind(c.0).bind(account.0).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Accepts every live guest invitation to `email` for `account` (just created): grants
+/// their conversations and records each acceptance. Returns the conversations granted.
+async fn activate_guest_invitations(
+    tx: &mut Transaction<'_, Db>,
+    email: &str,
+    account: AccountId,
+    now: i64,
+) -> Result<Vec<ConversationId>> {
+    let claimed = sqlx::query(
+        "UPDATE invitations SET state = 'accepted', accepted_by = $2, closed_at = $3 \
+         WHERE email = $1 AND state = 'pending' AND role IS NULL AND expires_at > $3 RETURNING id, workspace_id",
+    )
+    .bind(email)
+    .bind(account.0)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut gained = Vec::new();
+    for row in claimed {
+        let id: i64 = row.try_get("id")?;
+        let ws = WorkspaceId(row.try_get("workspace_id")?);
+        let grants = invitation_grants(tx, id).await?;
+        for &(c, kind) in &grants {
+            grant(tx, c, kind, account, now).await?;
+            gained.push(c);
+        }
+        let mut audit = NewAudit::new(ws, account, AuditAction::InvitationAccepted)
+            .account(account)
+            .email(email)
+            .detail(serde_json::json!({"invitation_id": id.to_string(), "role": null, "grants": grants.len()}));
+        audit.at = now;
+        record(tx, &audit).await?;
+    }
+    Ok(gained)
+}
+
+async fn invitation_grants(tx: &mut Transaction<'_, Db>, id: i64) -> Result<Vec<(ConversationId, ConversationKind)>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.kind FROM invitation_grants ig JOIN conversations c ON c.id = ig.conversation_id \
+         WHERE ig.invitation_id = $1 ORDER BY c.id",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| Ok((ConversationId(r.try_get("id")?), parse_kind(&r.try_get::<String, _>("kind")?)?))).collect()
+}
+
 #[async_trait]
 impl AccountStore for ThisStore {
     async fn create_signup(&self, s: NewSignup) -> Result<()> {
@@ -147,6 +311,7 @@ impl AccountStore for ThisStore {
             return Ok(None);
         }
         sqlx::query("DELETE FROM signups WHERE email = $1").bind(&email).execute(&mut *tx).await?;
+        activate_guest_invitations(&mut tx, &email, new_id, now).await?;
         let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"))
             .bind(new_id.0)
             .fetch_one(&mut *tx)
@@ -292,16 +457,20 @@ impl WorkspaceStore for ThisStore {
         name: &WorkspaceName,
         owner: AccountId,
         seat_limit: u32,
+        lite_grant_limit: u32,
         now: i64,
     ) -> Result<WorkspaceRow> {
         let mut tx = self.writer().begin().await?;
-        sqlx::query("INSERT INTO workspaces (id, name, seat_limit, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id.0)
-            .bind(name.as_str())
-            .bind(i64::from(seat_limit))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, seat_limit, lite_grant_limit, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.0)
+        .bind(name.as_str())
+        .bind(i64::from(seat_limit))
+        .bind(i64::from(lite_grant_limit))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO workspace_members (workspace_id, account_id, role, joined_at) VALUES ($1, $2, 'owner', $3)",
         )
@@ -311,7 +480,14 @@ impl WorkspaceStore for ThisStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(WorkspaceRow { id, name: name.as_str().to_owned(), seat_limit, seats_used: 1, created_at: now })
+        Ok(WorkspaceRow {
+            id,
+            name: name.as_str().to_owned(),
+            seat_limit,
+            seats_used: 1,
+            lite_grant_limit,
+            created_at: now,
+        })
     }
 
     async fn workspace(&self, id: WorkspaceId) -> Result<Option<WorkspaceRow>> {
@@ -343,10 +519,11 @@ impl WorkspaceStore for ThisStore {
     }
 
     async fn members(&self, workspace: WorkspaceId) -> Result<Vec<MemberRow>> {
-        let rows = sqlx::query(
-            "SELECT a.id, a.display_name, a.email, m.role, m.joined_at FROM workspace_members m \
+        let rows = sqlx::query(&format!(
+            "SELECT a.id, a.display_name, a.email, m.role, m.joined_at, {} AS grants FROM workspace_members m \
              JOIN accounts a ON a.id = m.account_id WHERE m.workspace_id = $1 ORDER BY a.display_name, a.id",
-        )
+            grants_sql("a.id", "m.workspace_id")
+        ))
         .bind(workspace.0)
         .fetch_all(self.reader())
         .await?;
@@ -357,6 +534,7 @@ impl WorkspaceStore for ThisStore {
                     display_name: r.try_get("display_name")?,
                     email: r.try_get("email")?,
                     role: parse_role(&r.try_get::<String, _>("role")?)?,
+                    grants: r.try_get("grants")?,
                     joined_at: r.try_get("joined_at")?,
                 })
             })
@@ -387,6 +565,15 @@ impl WorkspaceStore for ThisStore {
         Ok(())
     }
 
+    async fn set_lite_grant_limit(&self, workspace: WorkspaceId, limit: u32) -> Result<()> {
+        let done = sqlx::query("UPDATE workspaces SET lite_grant_limit = $1 WHERE id = $2")
+            .bind(i64::from(limit))
+            .bind(workspace.0)
+            .execute(self.writer())
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
     async fn add_member(&self, workspace: WorkspaceId, account: AccountId, role: Role, now: i64) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
@@ -415,6 +602,7 @@ impl WorkspaceStore for ThisStore {
         account: AccountId,
         role: Role,
         may_change_owner: bool,
+        audit: &NewAudit,
     ) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
@@ -440,11 +628,19 @@ impl WorkspaceStore for ThisStore {
             .bind(account.0)
             .execute(&mut *tx)
             .await?;
+        check_lite_limit(&mut tx, workspace, account).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn remove_member(&self, workspace: WorkspaceId, account: AccountId, may_change_owner: bool) -> Result<()> {
+    async fn remove_member(
+        &self,
+        workspace: WorkspaceId,
+        account: AccountId,
+        may_change_owner: bool,
+        audit: &NewAudit,
+    ) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
         let current = role_in(&mut tx, workspace, account).await?.ok_or(StoreError::NotFound)?;
@@ -481,6 +677,7 @@ impl WorkspaceStore for ThisStore {
             .bind(account.0)
             .execute(&mut *tx)
             .await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -648,8 +845,10 @@ const GROUP_SELECT: &str = "SELECT c.id, c.workspace_id, c.kind, c.title, c.lock
 
 #[async_trait]
 impl ConversationStore for ThisStore {
-    async fn create_conversation(&self, new: NewConversation) -> Result<ConversationRow> {
+    async fn create_conversation(&self, new: NewConversation, audit: &[NewAudit]) -> Result<ConversationRow> {
         let mut tx = self.writer().begin().await?;
+        // Lite limits are counted under the workspace's lock.
+        lock_workspace(&mut tx, new.workspace_id).await?;
         let inserted = sqlx::query(
             "INSERT INTO conversations (id, workspace_id, kind, title, locked, last_seq, created_by, created_at, direct_key) \
              VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) ON CONFLICT (direct_key) DO NOTHING",
@@ -668,14 +867,7 @@ impl ConversationStore for ThisStore {
             return Err(StoreError::AlreadyExists);
         }
         for member in &new.members {
-            sqlx::query(
-                "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(new.id.0)
-            .bind(member.0)
-            .bind(new.created_at)
-            .execute(&mut *tx)
-            .await?;
+            grant(&mut tx, new.id, ConversationKind::Group, *member, new.created_at).await?;
         }
         for group in &new.groups {
             sqlx::query(
@@ -687,15 +879,15 @@ impl ConversationStore for ThisStore {
             .await?;
         }
         for account in &new.participants {
-            sqlx::query(
-                "INSERT INTO conversation_participants (conversation_id, account_id, added_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(new.id.0)
-            .bind(account.0)
-            .bind(new.created_at)
-            .execute(&mut *tx)
-            .await?;
+            grant(&mut tx, new.id, ConversationKind::Thread, *account, new.created_at).await?;
+        }
+        if new.kind != ConversationKind::Direct {
+            for account in new.members.iter().chain(&new.participants) {
+                check_lite_limit(&mut tx, new.workspace_id, *account).await?;
+            }
+        }
+        for a in audit {
+            record(&mut tx, a).await?;
         }
         tx.commit().await?;
         Ok(ConversationRow {
@@ -774,47 +966,63 @@ impl ConversationStore for ThisStore {
         rows.iter().map(|r| Ok(ConversationId(r.try_get("conversation_id")?))).collect()
     }
 
-    async fn add_group_member(&self, group: ConversationId, account: AccountId, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO group_members (group_id, account_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(group.0)
-        .bind(account.0)
-        .bind(now)
-        .execute(self.writer())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn remove_group_member(&self, group: ConversationId, account: AccountId) -> Result<bool> {
+    async fn add_group_member(
+        &self,
+        group: ConversationId,
+        account: AccountId,
+        now: i64,
+        audit: &NewAudit,
+    ) -> Result<bool> {
         let mut tx = self.writer().begin().await?;
-        lock_conversations(
-            &mut tx,
-            "id IN (SELECT conversation_id FROM conversation_groups WHERE group_id = $1)",
-            group.0,
-        )
-        .await?;
-        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND account_id = $2")
-            .bind(group.0)
-            .bind(account.0)
-            .execute(&mut *tx)
-            .await?;
+        let (ws, _) = workspace_and_kind(&mut tx, group).await?;
+        lock_workspace(&mut tx, ws).await?;
+        let added = grant(&mut tx, group, ConversationKind::Group, account, now).await?;
+        if added {
+            check_lite_limit(&mut tx, ws, account).await?;
+            record(&mut tx, audit).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(added)
     }
 
-    async fn add_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool> {
+    async fn remove_group_member(&self, group: ConversationId, account: AccountId, audit: &NewAudit) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        let removed = ungrant(&mut tx, group, ConversationKind::Group, account).await?;
+        if removed {
+            record(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn add_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+        audit: &NewAudit,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query(
             "INSERT INTO conversation_groups (conversation_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(conversation.0)
         .bind(group.0)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let added = done.rows_affected() == 1;
+        if added {
+            record(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
     }
 
-    async fn remove_conversation_group(&self, conversation: ConversationId, group: ConversationId) -> Result<bool> {
+    async fn remove_conversation_group(
+        &self,
+        conversation: ConversationId,
+        group: ConversationId,
+        audit: &NewAudit,
+    ) -> Result<bool> {
         let mut tx = self.writer().begin().await?;
         lock_conversations(&mut tx, "id = $1", conversation.0).await?;
         let done = sqlx::query("DELETE FROM conversation_groups WHERE conversation_id = $1 AND group_id = $2")
@@ -822,33 +1030,141 @@ impl ConversationStore for ThisStore {
             .bind(group.0)
             .execute(&mut *tx)
             .await?;
+        let removed = done.rows_affected() == 1;
+        if removed {
+            record(&mut tx, audit).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(removed)
     }
 
-    async fn add_participant(&self, conversation: ConversationId, account: AccountId, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO conversation_participants (conversation_id, account_id, added_at) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(conversation.0)
-        .bind(account.0)
-        .bind(now)
-        .execute(self.writer())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn remove_participant(&self, conversation: ConversationId, account: AccountId) -> Result<bool> {
+    async fn add_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        now: i64,
+        audit: &NewAudit,
+    ) -> Result<bool> {
         let mut tx = self.writer().begin().await?;
-        lock_conversations(&mut tx, "id = $1", conversation.0).await?;
-        let done = sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2")
-            .bind(conversation.0)
-            .bind(account.0)
-            .execute(&mut *tx)
-            .await?;
+        let (ws, kind) = workspace_and_kind(&mut tx, conversation).await?;
+        lock_workspace(&mut tx, ws).await?;
+        let added = grant(&mut tx, conversation, kind, account, now).await?;
+        if added {
+            check_lite_limit(&mut tx, ws, account).await?;
+            record(&mut tx, audit).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(added)
+    }
+
+    async fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        audit: &NewAudit,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        let removed = ungrant(&mut tx, conversation, ConversationKind::Thread, account).await?;
+        if removed {
+            record(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn grants_of(
+        &self,
+        workspace: WorkspaceId,
+        account: AccountId,
+    ) -> Result<(Vec<ConversationId>, Vec<ConversationId>)> {
+        let groups = sqlx::query(
+            "SELECT c.id FROM group_members gm JOIN conversations c ON c.id = gm.group_id \
+             WHERE gm.account_id = $1 AND c.workspace_id = $2 ORDER BY c.id",
+        )
+        .bind(account.0)
+        .bind(workspace.0)
+        .fetch_all(self.reader())
+        .await?;
+        let threads = sqlx::query(
+            "SELECT c.id FROM conversation_participants cp JOIN conversations c ON c.id = cp.conversation_id \
+             WHERE cp.account_id = $1 AND c.workspace_id = $2 AND c.kind = 'thread' ORDER BY c.id",
+        )
+        .bind(account.0)
+        .bind(workspace.0)
+        .fetch_all(self.reader())
+        .await?;
+        let ids =
+            |rows: Vec<DbRow>| rows.iter().map(|r| Ok(ConversationId(r.try_get("id")?))).collect::<Result<Vec<_>>>();
+        Ok((ids(groups)?, ids(threads)?))
+    }
+
+    async fn replace_grants(
+        &self,
+        workspace: WorkspaceId,
+        leaver: AccountId,
+        successor: Successor,
+        conversations: &[ConversationId],
+        actor: AccountId,
+        summary: &NewAudit,
+    ) -> Result<(i64, i64)> {
+        let mut tx = self.writer().begin().await?;
+        lock_workspace(&mut tx, workspace).await?;
+        let now = summary.at;
+        let heir = match &successor {
+            Successor::Account(id) => Some(*id),
+            Successor::Invitation(_) => None,
+        };
+        let (mut groups, mut threads) = (0, 0);
+        let mut moved = Vec::new();
+        for &c in conversations {
+            let (ws, kind) = workspace_and_kind(&mut tx, c).await?;
+            if ws != workspace || kind == ConversationKind::Direct || !ungrant(&mut tx, c, kind, leaver).await? {
+                continue;
+            }
+            let (removed, added) = match kind {
+                ConversationKind::Group => {
+                    groups += 1;
+                    (AuditAction::GroupMemberRemoved, AuditAction::GroupMemberAdded)
+                }
+                _ => {
+                    threads += 1;
+                    (AuditAction::ParticipantRemoved, AuditAction::ParticipantAdded)
+                }
+            };
+            record(&mut tx, &NewAudit::new(workspace, actor, removed).account(leaver).conversation(c)).await?;
+            if let Some(heir) = heir
+                && grant(&mut tx, c, kind, heir, now).await?
+            {
+                record(&mut tx, &NewAudit::new(workspace, actor, added).account(heir).conversation(c)).await?;
+            }
+            moved.push(c);
+        }
+        match successor {
+            Successor::Account(heir) => check_lite_limit(&mut tx, workspace, heir).await?,
+            Successor::Invitation(mut invitation)
+                if !moved.is_empty() || invitation.role.is_some_and(|r| r != Role::Lite) =>
+            {
+                invitation.grants = moved;
+                insert_invitation(&mut tx, &invitation).await?;
+                let sent = NewAudit::new(workspace, actor, AuditAction::InvitationSent)
+                    .email(invitation.email.as_str())
+                    .detail(serde_json::json!({
+                        "invitation_id": invitation.id.to_string(),
+                        "role": invitation.role.map(Role::as_str),
+                        "grants": invitation.grants.len(),
+                    }));
+                record(&mut tx, &sent).await?;
+            }
+            Successor::Invitation(_) => {}
+        }
+        let mut summary = summary.clone();
+        let mut detail: serde_json::Value = serde_json::from_str(&summary.detail).unwrap_or_default();
+        detail["groups"] = groups.into();
+        detail["threads"] = threads.into();
+        summary.detail = detail.to_string();
+        record(&mut tx, &summary).await?;
+        tx.commit().await?;
+        Ok((groups, threads))
     }
 
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool> {
@@ -1271,5 +1587,394 @@ impl MessageStore for ThisStore {
         .fetch_one(self.writer())
         .await?;
         Ok(row.try_get("seq")?)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Invitations
+
+async fn insert_invitation(tx: &mut Transaction<'_, Db>, inv: &NewInvitation) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invitations (id, workspace_id, email, role, token_hash, message, invited_by, created_at, \
+           sent_at, expires_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, 'pending')",
+    )
+    .bind(inv.id.0)
+    .bind(inv.workspace_id.0)
+    .bind(inv.email.as_str())
+    .bind(inv.role.map(Role::as_str))
+    .bind(&inv.token_hash.0)
+    .bind(&inv.message)
+    .bind(inv.invited_by.0)
+    .bind(inv.created_at)
+    .bind(inv.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    for c in &inv.grants {
+        sqlx::query(
+            "INSERT INTO invitation_grants (invitation_id, conversation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(inv.id.0)
+        .bind(c.0)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Which invitations to read.
+enum Which {
+    Id(i64),
+    Token(Vec<u8>),
+    Workspace { id: i64, open_only: bool },
+    To { email: String, now: i64 },
+    Conversation { id: i64, now: i64 },
+}
+
+impl Which {
+    fn condition(&self) -> &'static str {
+        match self {
+            Which::Id(_) => "i.id = $1",
+            Which::Token(_) => "i.token_hash = $1",
+            Which::Workspace { open_only: true, .. } => "i.workspace_id = $1 AND i.state = 'pending'",
+            Which::Workspace { open_only: false, .. } => "i.workspace_id = $1",
+            Which::To { .. } => "i.email = $1 AND i.state = 'pending' AND i.role IS NOT NULL AND i.expires_at > $2",
+            Which::Conversation { .. } => {
+                "i.id IN (SELECT invitation_id FROM invitation_grants WHERE conversation_id = $1) \
+                 AND i.state = 'pending' AND i.role IS NULL AND i.expires_at > $2"
+            }
+        }
+    }
+
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+        match self {
+            Which::Id(id) | Which::Workspace { id, .. } => query.bind(*id),
+            Which::Token(hash) => query.bind(hash),
+            Which::To { email, now } => query.bind(email).bind(*now),
+            Which::Conversation { id, now } => query.bind(*id).bind(*now),
+        }
+    }
+}
+
+async fn load_invitations(pool: &sqlx::Pool<Db>, which: Which) -> Result<Vec<InvitationRow>> {
+    let condition = which.condition();
+    let rows = which
+        .bind(sqlx::query(&format!(
+            "SELECT i.id, i.workspace_id, w.name AS workspace_name, i.email, i.role, i.message, i.invited_by, \
+               a.display_name AS inviter_name, i.created_at, i.sent_at, i.expires_at, i.state, i.accepted_by, \
+               i.closed_at \
+             FROM invitations i JOIN workspaces w ON w.id = i.workspace_id \
+             LEFT JOIN accounts a ON a.id = i.invited_by \
+             WHERE {condition} ORDER BY i.created_at DESC, i.id"
+        )))
+        .fetch_all(pool)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let grant_rows = which
+        .bind(sqlx::query(&format!(
+            "SELECT ig.invitation_id, c.id, c.kind, c.title FROM invitation_grants ig \
+             JOIN conversations c ON c.id = ig.conversation_id JOIN invitations i ON i.id = ig.invitation_id \
+             WHERE {condition} ORDER BY c.kind, c.title, c.id"
+        )))
+        .fetch_all(pool)
+        .await?;
+    let mut grants: std::collections::HashMap<i64, Vec<GrantRow>> = std::collections::HashMap::new();
+    for r in grant_rows {
+        grants.entry(r.try_get("invitation_id")?).or_default().push(GrantRow {
+            conversation_id: ConversationId(r.try_get("id")?),
+            kind: parse_kind(&r.try_get::<String, _>("kind")?)?,
+            title: r.try_get("title")?,
+        });
+    }
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("id")?;
+            let role: Option<String> = r.try_get("role")?;
+            let inviter: Option<i64> = r.try_get("invited_by")?;
+            let inviter_name: Option<String> = r.try_get("inviter_name")?;
+            let stored_state = match r.try_get::<String, _>("state")?.as_str() {
+                "accepted" => InvitationState::Accepted,
+                "revoked" => InvitationState::Revoked,
+                _ => InvitationState::Pending,
+            };
+            Ok(InvitationRow {
+                id: InvitationId(id),
+                workspace_id: WorkspaceId(r.try_get("workspace_id")?),
+                workspace_name: r.try_get("workspace_name")?,
+                email: r.try_get("email")?,
+                role: role.as_deref().map(parse_role).transpose()?,
+                message: r.try_get("message")?,
+                invited_by: inviter.zip(inviter_name).map(|(id, name)| (AccountId(id), name)),
+                created_at: r.try_get("created_at")?,
+                sent_at: r.try_get("sent_at")?,
+                expires_at: r.try_get("expires_at")?,
+                stored_state,
+                accepted_by: r.try_get::<Option<i64>, _>("accepted_by")?.map(AccountId),
+                closed_at: r.try_get("closed_at")?,
+                grants: grants.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl InvitationStore for ThisStore {
+    async fn create_invitations(&self, invitations: &[NewInvitation], audit: &[NewAudit]) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let mut locked = Vec::new();
+        for inv in invitations {
+            if !locked.contains(&inv.workspace_id) {
+                lock_workspace(&mut tx, inv.workspace_id).await?;
+                locked.push(inv.workspace_id);
+            }
+            if inv.role.is_some() {
+                // One live invitation into a workspace per address, and none for members.
+                let taken = sqlx::query(
+                    "SELECT 1 AS x FROM workspace_members m JOIN accounts a ON a.id = m.account_id \
+                     WHERE m.workspace_id = $1 AND a.email = $2 \
+                     UNION ALL SELECT 1 AS x FROM invitations i WHERE i.workspace_id = $1 AND i.email = $2 \
+                     AND i.state = 'pending' AND i.role IS NOT NULL AND i.expires_at > $3",
+                )
+                .bind(inv.workspace_id.0)
+                .bind(inv.email.as_str())
+                .bind(inv.created_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_some() {
+                    return Err(StoreError::AlreadyExists);
+                }
+            }
+            insert_invitation(&mut tx, inv).await?;
+        }
+        for a in audit {
+            record(&mut tx, a).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn invitation(&self, id: InvitationId) -> Result<Option<InvitationRow>> {
+        Ok(load_invitations(self.reader(), Which::Id(id.0)).await?.pop())
+    }
+
+    async fn invitation_by_token(&self, token: &TokenHash) -> Result<Option<InvitationRow>> {
+        Ok(load_invitations(self.reader(), Which::Token(token.0.clone())).await?.pop())
+    }
+
+    async fn workspace_invitations(&self, workspace: WorkspaceId, open_only: bool) -> Result<Vec<InvitationRow>> {
+        load_invitations(self.reader(), Which::Workspace { id: workspace.0, open_only }).await
+    }
+
+    async fn invitations_to(&self, email: &Email, now: i64) -> Result<Vec<InvitationRow>> {
+        load_invitations(self.reader(), Which::To { email: email.as_str().to_owned(), now }).await
+    }
+
+    async fn pending_for_conversation(&self, conversation: ConversationId, now: i64) -> Result<Vec<InvitationRow>> {
+        load_invitations(self.reader(), Which::Conversation { id: conversation.0, now }).await
+    }
+
+    async fn resend_invitation(
+        &self,
+        id: InvitationId,
+        token: &TokenHash,
+        now: i64,
+        expires_at: i64,
+        audit: &NewAudit,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        let done = sqlx::query(
+            "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3 WHERE id = $4 AND state = 'pending'",
+        )
+        .bind(&token.0)
+        .bind(now)
+        .bind(expires_at)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        let resent = done.rows_affected() == 1;
+        if resent {
+            record(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(resent)
+    }
+
+    async fn revoke_invitation(&self, id: InvitationId, now: i64, audit: &NewAudit) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        let done =
+            sqlx::query("UPDATE invitations SET state = 'revoked', closed_at = $1 WHERE id = $2 AND state = 'pending'")
+                .bind(now)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        let revoked = done.rows_affected() == 1;
+        if revoked {
+            record(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn accept_invitation(&self, key: InvitationKey, acceptor: Acceptor, now: i64) -> Result<AcceptOutcome> {
+        let mut tx = self.writer().begin().await?;
+        // The claim: a conditional update that exactly one of concurrent acceptances wins
+        // (the others wait on the row, then no longer match). Any error below rolls it back.
+        let condition = match &key {
+            InvitationKey::Token(_) => "token_hash = $2",
+            InvitationKey::Id(_) => "id = $2",
+        };
+        let sql = format!(
+            "UPDATE invitations SET state = 'accepted', closed_at = $1 \
+             WHERE {condition} AND state = 'pending' AND expires_at > $1 RETURNING id, workspace_id, email, role"
+        );
+        let query = sqlx::query(&sql).bind(now);
+        let query = match &key {
+            InvitationKey::Token(hash) => query.bind(&hash.0),
+            InvitationKey::Id(id) => query.bind(id.0),
+        };
+        let row = query.fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
+        let invitation: i64 = row.try_get("id")?;
+        let ws = WorkspaceId(row.try_get("workspace_id")?);
+        let email: String = row.try_get("email")?;
+        let offered: Option<String> = row.try_get("role")?;
+        let offered = offered.as_deref().map(parse_role).transpose()?;
+        let new_account = matches!(acceptor, Acceptor::NewAccount { .. });
+        let account_id = match acceptor {
+            Acceptor::Account(id) => {
+                // Bound to the invited address: another account cannot use it.
+                let own = sqlx::query("SELECT email FROM accounts WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| r.try_get::<String, _>("email"))
+                    .transpose()?;
+                if own.as_deref() != Some(email.as_str()) {
+                    return Err(StoreError::NotFound);
+                }
+                id
+            }
+            Acceptor::NewAccount { id, display_name, password_hash } => {
+                let created = sqlx::query(
+                    "INSERT INTO accounts (id, email, display_name, password_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING RETURNING id",
+                )
+                .bind(id.0)
+                .bind(&email)
+                .bind(display_name.as_str())
+                .bind(password_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if created.is_none() {
+                    return Err(StoreError::AlreadyExists);
+                }
+                sqlx::query("DELETE FROM signups WHERE email = $1").bind(&email).execute(&mut *tx).await?;
+                id
+            }
+        };
+        sqlx::query("UPDATE invitations SET accepted_by = $1 WHERE id = $2")
+            .bind(account_id.0)
+            .bind(invitation)
+            .execute(&mut *tx)
+            .await?;
+        lock_workspace(&mut tx, ws).await?;
+        let mut role = role_in(&mut tx, ws, account_id).await?;
+        if let (Some(offered), None) = (offered, role) {
+            if offered.takes_seat() && seats_used(&mut tx, ws).await? >= seat_limit(&mut tx, ws).await? {
+                return Err(StoreError::SeatLimitReached);
+            }
+            sqlx::query(
+                "INSERT INTO workspace_members (workspace_id, account_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(ws.0)
+            .bind(account_id.0)
+            .bind(offered.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            role = Some(offered);
+        }
+        let grants = invitation_grants(&mut tx, invitation).await?;
+        for &(c, kind) in &grants {
+            grant(&mut tx, c, kind, account_id, now).await?;
+        }
+        check_lite_limit(&mut tx, ws, account_id).await?;
+        let mut audit = NewAudit::new(ws, account_id, AuditAction::InvitationAccepted)
+            .account(account_id)
+            .email(&email)
+            .detail(serde_json::json!({
+                "invitation_id": invitation.to_string(),
+                "role": offered.map(Role::as_str),
+                "grants": grants.len(),
+            }));
+        audit.at = now;
+        record(&mut tx, &audit).await?;
+        let granted: Vec<ConversationId> = grants.iter().map(|&(c, _)| c).collect();
+        let mut gained = granted.clone();
+        if new_account {
+            gained.extend(activate_guest_invitations(&mut tx, &email, account_id, now).await?);
+        }
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"))
+            .bind(account_id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let account = account(&row)?;
+        tx.commit().await?;
+        Ok(AcceptOutcome { account, workspace_id: ws, role, granted, gained })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit log
+
+const AUDIT_SELECT: &str = "SELECT l.id, l.workspace_id, l.at, l.action, l.actor_id, ac.display_name AS actor_name, \
+       l.account_id, aa.display_name AS account_name, l.email, l.conversation_id, c.title AS conversation_title, \
+       l.detail \
+     FROM audit_log l LEFT JOIN accounts ac ON ac.id = l.actor_id LEFT JOIN accounts aa ON aa.id = l.account_id \
+     LEFT JOIN conversations c ON c.id = l.conversation_id";
+
+fn audit_row(r: &DbRow) -> Result<AuditRow> {
+    let pair = |id: &str, name: &str| -> Result<Option<(i64, String)>> {
+        let id: Option<i64> = r.try_get(id)?;
+        let name: Option<String> = r.try_get(name)?;
+        Ok(id.zip(name))
+    };
+    Ok(AuditRow {
+        id: r.try_get("id")?,
+        workspace_id: WorkspaceId(r.try_get("workspace_id")?),
+        at: r.try_get("at")?,
+        action: parse_action(&r.try_get::<String, _>("action")?)?,
+        actor: pair("actor_id", "actor_name")?.map(|(id, n)| (AccountId(id), n)),
+        account: pair("account_id", "account_name")?.map(|(id, n)| (AccountId(id), n)),
+        email: r.try_get("email")?,
+        conversation: pair("conversation_id", "conversation_title")?.map(|(id, n)| (ConversationId(id), n)),
+        detail: r.try_get("detail")?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for ThisStore {
+    async fn audit_entries(&self, workspace: WorkspaceId, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(&format!(
+            "{AUDIT_SELECT} WHERE l.workspace_id = $1 \
+               AND (CAST($2 AS BIGINT) IS NULL OR l.seq < (SELECT b.seq FROM audit_log b WHERE b.id = $2)) \
+             ORDER BY l.seq DESC LIMIT $3"
+        ))
+        .bind(workspace.0)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(audit_row).collect()
+    }
+
+    async fn audit_entry(&self, id: i64) -> Result<Option<AuditRow>> {
+        let row =
+            sqlx::query(&format!("{AUDIT_SELECT} WHERE l.id = $1")).bind(id).fetch_optional(self.reader()).await?;
+        row.as_ref().map(audit_row).transpose()
     }
 }

@@ -85,6 +85,8 @@ pub async fn test_config(backend: Backend) -> Config {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// Where this server's e-mail lands: the `file` transport's folder, or the Maildir of
+    /// the test's SMTP server.
     pub outbox: PathBuf,
     pub services: Services,
     pub config: Config,
@@ -176,35 +178,18 @@ impl TestApp {
     }
 
     fn take_mail(&self, to: &str, subject: &str) -> Option<String> {
-        let entries = std::fs::read_dir(&self.outbox).ok()?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "eml") {
-                continue;
-            }
-            let raw = std::fs::read_to_string(&path).ok()?;
-            let (headers, body) = raw.split_once("\r\n\r\n")?;
-            let has = |name: &str, value: &str| {
-                headers.lines().any(|l| l.to_ascii_lowercase().starts_with(name) && l.contains(value))
-            };
-            if has("to:", &to.to_lowercase()) && has("subject:", subject) {
-                std::fs::rename(&path, path.with_extension("read")).ok()?;
-                let body = if has("content-transfer-encoding:", "quoted-printable") {
-                    decode_quoted_printable(body)
-                } else {
-                    body.to_owned()
-                };
-                return Some(body.replace("\r\n", "\n"));
-            }
-        }
-        None
+        take_mail(&self.outbox, to, subject)
     }
 
     /// How many e-mails are in the outbox and not yet taken by `wait_for_mail`.
     pub fn mail_count(&self) -> usize {
-        std::fs::read_dir(&self.outbox)
-            .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count())
-            .unwrap_or(0)
+        unread_mail(&self.outbox).len()
+    }
+
+    /// How many e-mails to `to` whose subject contains `subject` arrived, taken or not.
+    pub fn mail_count_to(&self, to: &str, subject: &str) -> usize {
+        let matches = |m: &Mail| m.header("to").contains(&to.to_lowercase()) && m.header("subject").contains(subject);
+        all_mail(&self.outbox).iter().filter(|(_, m)| matches(m)).count()
     }
 
     /// Signs up, follows the verification link and returns `(session token, account id)`.
@@ -223,6 +208,30 @@ impl TestApp {
     pub fn store(&self) -> Arc<dyn salon::store::Store> {
         self.services.store.clone()
     }
+
+    /// Runs a statement on the server's database behind its back (to move time, or to
+    /// look at what is stored), returning the first column of the first row as a number
+    /// (0 if none).
+    pub async fn sql(&self, statement: &str) -> i64 {
+        use sqlx::Connection;
+        let url = self.config.database.url.expose().clone();
+        if url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(statement).fetch_optional(&mut db).await.unwrap().unwrap_or(0)
+        } else {
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(statement).fetch_optional(&mut db).await.unwrap().unwrap_or(0)
+        }
+    }
+
+    /// Waits (up to 20 s) until `statement` answers a non-zero number.
+    pub async fn wait_for_sql(&self, statement: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.sql(statement).await == 0 {
+            assert!(Instant::now() < deadline, "{what} did not happen within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -239,6 +248,162 @@ async fn read(response: reqwest::Response) -> Answer {
     Answer { status, body, retry_after }
 }
 
+/// A received e-mail: unfolded headers and the decoded body.
+pub struct Mail {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Mail {
+    pub fn parse(raw: &str) -> Option<Mail> {
+        let raw = raw.replace("\r\n", "\n");
+        let (head, body) = raw.split_once("\n\n")?;
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.lines() {
+            if line.starts_with([' ', '\t']) {
+                if let Some(last) = headers.last_mut() {
+                    last.1.push(' ');
+                    last.1.push_str(line.trim());
+                }
+            } else if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        let mail = Mail { headers, body: String::new() };
+        let body = if mail.header("content-transfer-encoding").eq_ignore_ascii_case("quoted-printable") {
+            decode_quoted_printable(body)
+        } else {
+            body.to_owned()
+        };
+        Some(Mail { body, ..mail })
+    }
+
+    /// The value of a header (the first), or "".
+    pub fn header(&self, name: &str) -> String {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+}
+
+/// Files holding messages not yet taken: `*.eml` in an outbox folder, `new/*` in a Maildir.
+fn unread_mail(dir: &std::path::Path) -> Vec<PathBuf> {
+    let maildir = dir.join("new");
+    let (folder, maildir) = if maildir.is_dir() { (maildir, true) } else { (dir.to_owned(), false) };
+    let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
+    let mut files: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| maildir || p.extension().is_some_and(|e| e == "eml")).collect();
+    files.sort();
+    files
+}
+
+/// Every message ever delivered to `dir`, taken or not.
+fn all_mail(dir: &std::path::Path) -> Vec<(PathBuf, Mail)> {
+    let mut out = Vec::new();
+    for sub in [dir.to_owned(), dir.join("new"), dir.join("cur")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else { continue };
+        for path in entries.flatten().map(|e| e.path()).filter(|p| p.is_file()) {
+            if let Some(mail) = std::fs::read_to_string(&path).ok().and_then(|raw| Mail::parse(&raw)) {
+                out.push((path, mail));
+            }
+        }
+    }
+    out
+}
+
+/// Takes (marks read) the first unread message to `to` whose subject contains `subject`.
+fn take_mail(dir: &std::path::Path, to: &str, subject: &str) -> Option<String> {
+    for path in unread_mail(dir) {
+        let Some(mail) = std::fs::read_to_string(&path).ok().and_then(|raw| Mail::parse(&raw)) else { continue };
+        if mail.header("to").to_lowercase().contains(&to.to_lowercase()) && mail.header("subject").contains(subject) {
+            let taken = match path.parent().and_then(|p| p.file_name()) {
+                Some(name) if name == "new" => dir.join("cur").join(path.file_name()?),
+                _ => path.with_extension("read"),
+            };
+            std::fs::create_dir_all(taken.parent()?).ok()?;
+            std::fs::rename(&path, taken).ok()?;
+            return Some(mail.body);
+        }
+    }
+    None
+}
+
+/// A real SMTP server for a test: aiosmtpd (`python3 -m aiosmtpd`) in its own process,
+/// storing what it receives in a Maildir. `scripts/test` installs it and points
+/// `SALON_TEST_PYTHON` at a Python that has it.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let maildir = std::env::temp_dir().join(format!("salon-smtp-{}", random_suffix()));
+        let mut server = SmtpServer { port, maildir, child: None };
+        server.restart().await;
+        server
+    }
+
+    /// Starts (again) on the same port and Maildir.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "the SMTP server is running already");
+        let python = std::env::var("SALON_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = std::process::Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port)])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&self.maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {python} -m aiosmtpd ({e}): run scripts/test, which installs it"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("aiosmtpd exited at start ({status}): is it installed for {python}? run scripts/test");
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen on port {} within 20 s", self.port);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the server (the port refuses connections until `restart`).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A test server whose e-mail goes through `smtp` (plain SMTP on loopback), retrying
+/// failed deliveries after a second.
+pub async fn spawn_app_with_smtp(backend: Backend, smtp: &SmtpServer) -> TestApp {
+    let port = smtp.port;
+    let maildir = smtp.maildir.clone();
+    let mut app = spawn_app_with(backend, |c| {
+        c.mail.transport = "smtp".into();
+        c.mail.smtp_host = "127.0.0.1".into();
+        c.mail.smtp_port = port;
+        c.mail.smtp_tls = "none".into();
+        c.mail.smtp_timeout_seconds = 5;
+        c.mail.retry_min_seconds = 1;
+        c.mail.retry_max_seconds = 2;
+    })
+    .await;
+    app.outbox = maildir;
+    app
+}
+
 /// The token that follows `marker` in an e-mail body.
 pub fn link_token(body: &str, marker: &str) -> String {
     let start = body.find(marker).unwrap_or_else(|| panic!("no {marker} in {body}")) + marker.len();
@@ -246,7 +411,7 @@ pub fn link_token(body: &str, marker: &str) -> String {
 }
 
 fn decode_quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\r\n", "");
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
     let bytes = joined.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
