@@ -117,8 +117,8 @@ pub async fn upgrade(
 ) -> Response {
     let gateway = state.gateway.clone();
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|o| gateway.origins.iter().any(|a| a.eq_ignore_ascii_case(o)));
-        if !allowed {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !origin.to_str().is_ok_and(|o| origin_allowed(o, host, &gateway.origins)) {
             return ApiError::new(ErrorCode::Forbidden, "this origin may not open the gateway").into_response();
         }
     }
@@ -140,6 +140,15 @@ pub async fn upgrade(
             drop(slot);
         })
         .into_response()
+}
+
+/// Whether a browser from `origin` may open the gateway: the page came from this very
+/// server (its host is the one the request is addressed to: same origin, whatever name
+/// or address the user typed), from the public URL's origin, or from a configured one.
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let same_origin = authority.zip(host).is_some_and(|(a, h)| a.eq_ignore_ascii_case(h));
+    same_origin || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
 type Sink = SplitSink<WebSocket, WsMessage>;

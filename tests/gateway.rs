@@ -432,6 +432,10 @@ async fn cross_site_origins_are_refused_before_the_upgrade() {
     assert!(app.open_gateway(Some("https://chat.example.com")).await.is_ok());
     assert!(app.open_gateway(Some("http://salon.test")).await.is_ok(), "the public URL's own origin");
     assert!(app.open_gateway(None).await.is_ok(), "non-browser clients send no origin");
+    let same_origin = app.base.clone();
+    assert!(app.open_gateway(Some(&same_origin)).await.is_ok(), "a page this server served, whatever its name");
+    let lookalike = format!("{}.evil.example", app.base);
+    assert!(app.open_gateway(Some(&lookalike)).await.is_err(), "only the exact host");
 }
 
 /// The committed schema is the one generated from the protocol types.

@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
@@ -30,6 +30,7 @@ mod accounts;
 mod conversations;
 mod health;
 mod invitations;
+mod web;
 mod workspaces;
 
 pub use accounts::account_view;
@@ -42,9 +43,10 @@ pub struct AppState {
     pub gateway: Arc<GatewayState>,
 }
 
-/// HTML pages served outside the API (links in e-mails land on them). Not part of the
-/// OpenAPI document; a test checks that nothing else is routed outside it.
-pub const PAGES: &[&str] = &["/", "/verify", "/reset-password", "/invite"];
+/// Paths served outside the API: the web app's page (links in e-mails land on it) and its
+/// assets. Not part of the OpenAPI document; a test checks that nothing else is routed
+/// outside it.
+pub const PAGES: &[&str] = &["/", "/verify", "/reset-password", "/invite", "/assets/{*path}"];
 
 #[derive(OpenApi)]
 #[openapi(
@@ -105,10 +107,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (api_router, _) = api().split_for_parts();
     api_router
-        .route(PAGES[0], get(|| async { Html(include_str!("pages/index.html")) }))
-        .route(PAGES[1], get(|| async { Html(include_str!("pages/verify.html")) }))
-        .route(PAGES[2], get(|| async { Html(include_str!("pages/reset-password.html")) }))
-        .route(PAGES[3], get(|| async { Html(include_str!("pages/invite.html")) }))
+        .route(PAGES[0], get(web::index))
+        .route(PAGES[1], get(web::index))
+        .route(PAGES[2], get(web::index))
+        .route(PAGES[3], get(web::index))
+        .route(PAGES[4], get(web::asset))
         .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no route matches this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this path does not accept this method")
