@@ -14,9 +14,9 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError};
 use std::sync::Arc;
 
+use crate::bus::Bus;
 use crate::gateway::GatewayState;
 use crate::http::{self, AppState};
-use crate::hub::{Hub, QueueLimits};
 use crate::mail::{Mailer, Worker};
 use crate::services::Services;
 use crate::store::{self, StoreError};
@@ -29,6 +29,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cluster.redis_url: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 pub struct App {
@@ -44,9 +46,8 @@ impl App {
         let backend = config.backend()?;
         let store = store::connect(&config.database, backend, true).await?;
         let mailer = Mailer::new(store.clone());
-        let hub =
-            Arc::new(Hub::new(QueueLimits { frames: config.gateway.queue_frames, bytes: config.gateway.queue_bytes }));
-        let services = Services::new(&config, store, mailer.clone(), hub);
+        let bus = Arc::new(Bus::new(&config)?);
+        let services = Services::new(&config, store, mailer.clone(), bus);
         let addr = config.listen_addr();
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         Ok(App { config, listener, services, mailer })
@@ -94,7 +95,32 @@ impl App {
             }
         });
 
-        tracing::info!(addr = %listener.local_addr()?, backend = ?services.store.backend(), "Salon is listening");
+        // Cluster mode: whenever the node may have missed events, bring its sockets in line
+        // with the database before it trusts its view again.
+        let reconciling = services.clone();
+        let mut reconcile_stop = stop_rx.clone();
+        let reconciler = tokio::spawn(async move {
+            loop {
+                let generation = tokio::select! {
+                    g = reconciling.bus.reconcile_requested() => g,
+                    _ = reconcile_stop.wait_for(|stop| *stop) => return,
+                };
+                match crate::gateway::reconcile(&reconciling).await {
+                    Ok(()) => reconciling.bus.reconciled(generation),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciling sockets with the database failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            backend = ?services.store.backend(),
+            bus = services.bus.state().as_str(),
+            "Salon is listening"
+        );
         let gateway = Arc::new(GatewayState::new(config.gateway.clone(), config.allowed_origins(), stop_rx.clone()));
         let router = http::router(AppState { services: services.clone(), gateway }, config.http.max_body_bytes);
         let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -113,8 +139,10 @@ impl App {
         while services.hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        services.bus.shutdown().await;
         let _ = worker.await;
         let _ = maintenance.await;
+        let _ = reconciler.await;
         services.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -23,6 +23,7 @@ pub struct Config {
     pub invitations: InvitationsConfig,
     pub messages: MessagesConfig,
     pub gateway: GatewayConfig,
+    pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
 
@@ -107,6 +108,18 @@ pub struct GatewayConfig {
     pub max_sockets_per_account: usize,
     pub max_sockets_per_address: usize,
     pub resume_max_messages: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    pub redis_url: Secret<String>,
+    pub channel_prefix: String,
+    pub heartbeat_ms: u64,
+    pub peer_timeout_ms: u64,
+    pub peer_eviction_seconds: u64,
+    pub removal_timeout_ms: u64,
+    pub reconnect_max_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,6 +213,20 @@ impl Default for GatewayConfig {
             max_sockets_per_account: 16,
             max_sockets_per_address: 256,
             resume_max_messages: 1000,
+        }
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis_url: Secret(String::new()),
+            channel_prefix: "salon".into(),
+            heartbeat_ms: 1000,
+            peer_timeout_ms: 3000,
+            peer_eviction_seconds: 30,
+            removal_timeout_ms: 2000,
+            reconnect_max_ms: 5000,
         }
     }
 }
@@ -422,6 +449,48 @@ impl Config {
         if !(1..=1024 * 1024).contains(&self.messages.max_body_bytes) {
             return Err(invalid("messages.max_body_bytes", "must be between 1 and 1048576"));
         }
+        let c = &self.cluster;
+        if self.clustered() {
+            let url = c.redis_url.expose();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+                return Err(invalid("cluster.redis_url", "expected redis://HOST:PORT[/DB] (or empty for one node)"));
+            }
+            if url.starts_with("rediss://") {
+                return Err(invalid(
+                    "cluster.redis_url",
+                    "TLS to Redis (rediss://) is not built in: use a private network",
+                ));
+            }
+            if self.backend()? != Backend::Postgres {
+                return Err(invalid(
+                    "cluster.redis_url",
+                    "cluster mode needs a database the nodes share: set database.url to postgres://...",
+                ));
+            }
+        }
+        if c.channel_prefix.is_empty()
+            || c.channel_prefix.len() > 64
+            || !c.channel_prefix.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        {
+            return Err(invalid("cluster.channel_prefix", "1 to 64 letters, digits, '-', '_' or '.'"));
+        }
+        for (key, value, range) in [
+            ("cluster.heartbeat_ms", c.heartbeat_ms, 50..=60_000),
+            ("cluster.peer_timeout_ms", c.peer_timeout_ms, 100..=600_000),
+            ("cluster.peer_eviction_seconds", c.peer_eviction_seconds, 1..=86_400),
+            ("cluster.removal_timeout_ms", c.removal_timeout_ms, 10..=60_000),
+            ("cluster.reconnect_max_ms", c.reconnect_max_ms, 10..=600_000),
+        ] {
+            if !range.contains(&value) {
+                return Err(invalid(key, format!("must be between {} and {}", range.start(), range.end())));
+            }
+        }
+        if c.peer_timeout_ms < 2 * c.heartbeat_ms {
+            return Err(invalid("cluster.peer_timeout_ms", "must be at least twice cluster.heartbeat_ms"));
+        }
+        if c.peer_eviction_seconds * 1000 <= c.peer_timeout_ms {
+            return Err(invalid("cluster.peer_eviction_seconds", "must be longer than cluster.peer_timeout_ms"));
+        }
         self.log
             .level
             .parse::<tracing_subscriber::filter::Targets>()
@@ -439,6 +508,11 @@ impl Config {
         } else {
             Err(invalid("database.url", "expected sqlite://PATH or postgres://USER@HOST:PORT/DB"))
         }
+    }
+
+    /// Whether this node is one of a cluster (a Redis URL is set).
+    pub fn clustered(&self) -> bool {
+        !self.cluster.redis_url.expose().is_empty()
     }
 
     pub fn listen_addr(&self) -> SocketAddr {

@@ -24,6 +24,11 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Microseconds since the Unix epoch (for latency measurements across nodes).
+pub fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
 /// A normalised e-mail address: trimmed, lower-cased, syntactically valid, at most 254
 /// bytes. The same person typing `Ann@Example.com` and `ann@example.com` is one account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

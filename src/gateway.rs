@@ -17,7 +17,7 @@
 //! state it reports; anything that happened in between is either in that state or
 //! queued after it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -250,8 +250,32 @@ async fn run(socket: WebSocket, state: AppState) {
 fn announce_presence(state: &AppState, account: AccountId, conversations: &[ConversationId], status: PresenceStatus) {
     for &c in conversations {
         let frame = ServerFrame::Presence { conversation_id: c, account_id: account, status };
-        state.services.hub.publish(c, Event::new(Some(c), None, &frame));
+        state.services.bus.publish(c, Event::new(Some(c), None, &frame));
     }
+}
+
+/// Brings this node's sockets in line with the database, after the node may have missed
+/// events (its Redis subscription dropped, a peer went silent, or a peer says it could not
+/// publish): revokes what an account lost, grants what it gained, and has every
+/// subscribed socket fill the messages it has not seen. The bus trusts the hub's
+/// subscriptions again only once this is done.
+pub async fn reconcile(services: &services::Services) -> Result<(), services::Error> {
+    let hub = &services.hub;
+    for account in hub.account_ids() {
+        let visible: HashSet<ConversationId> = services.membership.visible_ids(account).await?.into_iter().collect();
+        let subscribed = hub.subscriptions_of(account);
+        for &lost in subscribed.difference(&visible) {
+            hub.revoke(account, lost);
+        }
+        for &gained in visible.difference(&subscribed) {
+            hub.grant(account, gained);
+        }
+    }
+    let conversations = hub.conversation_ids();
+    for (conversation, last_seq) in services.store.last_seqs(&conversations).await? {
+        hub.catch_up(conversation, last_seq);
+    }
+    Ok(())
 }
 
 struct Session {
@@ -378,6 +402,8 @@ impl Session {
         for s in &first {
             hub.subscribe(&self.handle, s.conversation.id);
         }
+        // In cluster mode, wait until Redis delivers this node those conversations' events.
+        self.state.services.bus.sync().await;
         // Read again now that events flow: this is the state `ready` reports.
         let snapshot = store.visible_conversations(account).await.map_err(internal)?;
         for s in &first {
@@ -421,9 +447,36 @@ impl Session {
         self.flush().await
     }
 
+    /// Whether an event of `conversation` may still be written to this socket: it is
+    /// subscribed and, while the bus does not trust this node's view (cluster mode with
+    /// Redis or a peer unreachable, or a reconciliation pending), the database agrees. A
+    /// refusal from the database revokes the account's subscriptions here (the socket is
+    /// told).
+    async fn may_deliver(&self, conversation: ConversationId) -> Result<bool, (u16, &'static str)> {
+        if !self.handle.subscribed(conversation) {
+            return Ok(false);
+        }
+        let services = &self.state.services;
+        if services.bus.trusted() {
+            return Ok(true);
+        }
+        let allowed = services.membership.can_see(self.account(), conversation).await;
+        match allowed {
+            Ok(true) => Ok(self.handle.subscribed(conversation)),
+            Ok(false) => {
+                services.hub.revoke(self.account(), conversation);
+                Ok(false)
+            }
+            Err(_) => Err((1011, "server error")),
+        }
+    }
+
     /// Writes the messages `from..=to` of a conversation, in order, from the store.
     /// `Ok(false)`: the conversation was revoked meanwhile (nothing more of it may go out).
     async fn replay(&mut self, conversation: ConversationId, from: i64, to: i64) -> Result<bool, (u16, &'static str)> {
+        if !self.may_deliver(conversation).await? {
+            return Ok(false);
+        }
         let store = self.state.services.store.clone();
         let mut next = from;
         while next <= to {
@@ -441,45 +494,67 @@ impl Session {
         Ok(self.handle.subscribed(conversation))
     }
 
+    /// Brings a conversation from `last` (what this socket has) up to `through`: fills the
+    /// gap from the store, or sends `resync` when it is over the replay bound.
+    /// `Ok(false)`: nothing more of it may go out now.
+    async fn fill(
+        &mut self,
+        conversation: ConversationId,
+        last: i64,
+        through: i64,
+    ) -> Result<bool, (u16, &'static str)> {
+        if through <= last {
+            return Ok(true);
+        }
+        if through - last > self.state.gateway.config.resume_max_messages {
+            self.delivered.insert(conversation, through);
+            self.write(&ServerFrame::Resync { conversation_id: conversation, last_seq: through }).await?;
+            return Ok(false);
+        }
+        if !self.replay(conversation, last + 1, through).await? {
+            return Ok(false);
+        }
+        self.delivered.insert(conversation, through);
+        Ok(true)
+    }
+
     async fn on_outbound(&mut self, item: Outbound) -> Ended {
         self.handle.dequeued(&item);
         match item {
             Outbound::Event(event) => {
                 let Some(conversation) = event.conversation else {
-                    return self.write_text(event.text.clone()).await;
+                    return self.write_event(&event).await;
                 };
-                // Delivery re-checks the hub's view: nothing of a revoked conversation, and
-                // nothing of one whose `conversation_added` has not gone out yet (its
-                // `last_seq` covers what came before).
-                if !self.handle.subscribed(conversation) {
+                // Delivery re-checks the hub's view (and, while it is not trusted, the
+                // database): nothing of a revoked conversation, and nothing of one whose
+                // `conversation_added` has not gone out yet (its `last_seq` covers what
+                // came before).
+                let Some(&last) = self.delivered.get(&conversation) else { return Ok(()) };
+                if event.seq.is_some_and(|seq| seq <= last) {
                     return Ok(());
                 }
-                let Some(&last) = self.delivered.get(&conversation) else { return Ok(()) };
+                if !self.may_deliver(conversation).await? {
+                    return Ok(());
+                }
                 if let Some(seq) = event.seq {
-                    if seq <= last {
+                    // Filling the gap awaited the store: it re-checked before writing on.
+                    if !self.fill(conversation, last, seq - 1).await? {
                         return Ok(());
-                    }
-                    if seq > last + 1 {
-                        let bound = self.state.gateway.config.resume_max_messages;
-                        if seq - last - 1 > bound {
-                            self.delivered.insert(conversation, seq);
-                            return self
-                                .write(&ServerFrame::Resync { conversation_id: conversation, last_seq: seq })
-                                .await;
-                        }
-                        // Filling the gap awaited the store: re-check before writing on.
-                        if !self.replay(conversation, last + 1, seq - 1).await? {
-                            return Ok(());
-                        }
                     }
                     self.delivered.insert(conversation, seq);
                 }
-                self.write_text(event.text.clone()).await
+                self.write_event(&event).await
+            }
+            Outbound::CatchUp(conversation, through) => {
+                let Some(&last) = self.delivered.get(&conversation) else { return Ok(()) };
+                self.fill(conversation, last, through).await.map(|_| ())
             }
             Outbound::Added(conversation) => {
-                if !self.handle.subscribed(conversation) {
+                if !self.handle.subscribed(conversation) || self.delivered.contains_key(&conversation) {
                     return Ok(());
                 }
+                // In cluster mode, wait until Redis delivers this node its events.
+                self.state.services.bus.sync().await;
                 let summary = self.state.services.store.conversation_summary(self.account(), conversation).await;
                 match summary {
                     // Re-checked after the await: a revocation may have come meanwhile.
@@ -503,6 +578,16 @@ impl Session {
                 self.write(&ServerFrame::ConversationRemoved { conversation_id: conversation }).await
             }
         }
+    }
+
+    /// Writes a published event, counting it and its latency since publication.
+    async fn write_event(&mut self, event: &Event) -> Ended {
+        self.write_text(event.text.clone()).await?;
+        let stats = &self.state.services.hub.stats;
+        stats.frames_written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let latency = (crate::domain::now_us() - event.at_us).max(0) as u64;
+        stats.fanout_latency.observe(Duration::from_micros(latency));
+        Ok(())
     }
 
     async fn on_frame(&mut self, text: &str) -> Ended {
@@ -558,7 +643,7 @@ impl Session {
                 }
                 self.typing.insert(conversation_id, Instant::now());
                 let frame = ServerFrame::Typing { conversation_id, account_id: account };
-                services.hub.publish(conversation_id, Event::new(Some(conversation_id), None, &frame));
+                services.bus.publish(conversation_id, Event::new(Some(conversation_id), None, &frame));
                 Ok(())
             }
             ClientFrame::Presence { status } => {

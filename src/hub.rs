@@ -22,7 +22,8 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use crate::crypto::TokenHash;
-use crate::domain::{AccountId, ConversationId};
+use crate::domain::{AccountId, ConversationId, now_us};
+use crate::metrics::Histogram;
 use salon_protocol::gateway::{ServerFrame, close};
 
 /// An encoded event, shared by every recipient.
@@ -33,12 +34,23 @@ pub struct Event {
     /// For `message_created`: its sequence, which sessions use to keep order.
     pub seq: Option<i64>,
     pub text: Utf8Bytes,
+    /// When it was published (Unix microseconds, on the node it came from): fan-out
+    /// latency.
+    pub at_us: i64,
 }
 
 impl Event {
     pub fn new(conversation: Option<ConversationId>, seq: Option<i64>, frame: &ServerFrame) -> Arc<Event> {
-        Arc::new(Event { conversation, seq, text: encode(frame) })
+        Arc::new(Event { conversation, seq, text: encode(frame), at_us: now_us() })
     }
+}
+
+/// A change of this node's interest, for the cluster bridge: the first socket subscribed
+/// to a conversation, or the last one left (likewise for an account's sockets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    Conversation(ConversationId),
+    Account(AccountId),
 }
 
 pub fn encode<T: Serialize>(frame: &T) -> Utf8Bytes {
@@ -53,6 +65,9 @@ pub enum Outbound {
     Added(ConversationId),
     /// The account can no longer see this conversation.
     Removed(ConversationId),
+    /// The conversation's messages go up to this sequence: fill what is missing from the
+    /// store (after the node may have missed events).
+    CatchUp(ConversationId, i64),
 }
 
 impl Outbound {
@@ -144,11 +159,26 @@ impl SessionHandle {
 }
 
 /// Counters for `/metrics` (and tests).
-#[derive(Debug, Default)]
 pub struct HubStats {
     pub events_published: AtomicU64,
     pub frames_queued: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// Events written to sockets (by their sessions).
+    pub frames_written: AtomicU64,
+    /// From an event's publication (on whichever node) to its write to a socket here.
+    pub fanout_latency: Histogram,
+}
+
+impl Default for HubStats {
+    fn default() -> Self {
+        HubStats {
+            events_published: AtomicU64::new(0),
+            frames_queued: AtomicU64::new(0),
+            slow_consumers: AtomicU64::new(0),
+            frames_written: AtomicU64::new(0),
+            fanout_latency: Histogram::latency(),
+        }
+    }
 }
 
 pub struct Hub {
@@ -156,6 +186,8 @@ pub struct Hub {
     accounts: DashMap<AccountId, Vec<Arc<SessionHandle>>>,
     next_id: AtomicU64,
     limits: QueueLimits,
+    /// Where changes of interest go (cluster mode), never waited on.
+    interest: Option<mpsc::UnboundedSender<Interest>>,
     pub stats: HubStats,
 }
 
@@ -166,7 +198,20 @@ impl Hub {
             accounts: DashMap::new(),
             next_id: AtomicU64::new(1),
             limits,
+            interest: None,
             stats: HubStats::default(),
+        }
+    }
+
+    /// A hub that reports every change of interest to `interest` (the cluster bridge
+    /// keeps one Redis subscription per conversation and account with local sockets).
+    pub fn with_interest(limits: QueueLimits, interest: mpsc::UnboundedSender<Interest>) -> Hub {
+        Hub { interest: Some(interest), ..Hub::new(limits) }
+    }
+
+    fn changed(&self, what: Interest) {
+        if let Some(tx) = &self.interest {
+            let _ = tx.send(what);
         }
     }
 
@@ -186,7 +231,14 @@ impl Hub {
             closed: AtomicBool::new(false),
             kill: Notify::new(),
         });
-        self.accounts.entry(account).or_default().push(handle.clone());
+        let first = {
+            let mut sessions = self.accounts.entry(account).or_default();
+            sessions.push(handle.clone());
+            sessions.len() == 1
+        };
+        if first {
+            self.changed(Interest::Account(account));
+        }
         (handle, rx)
     }
 
@@ -205,7 +257,9 @@ impl Hub {
             sessions.retain(|s| s.id != handle.id);
             last = sessions.is_empty();
         }
-        self.accounts.remove_if(&handle.account, |_, sessions| sessions.is_empty());
+        if self.accounts.remove_if(&handle.account, |_, sessions| sessions.is_empty()).is_some() {
+            self.changed(Interest::Account(handle.account));
+        }
         last
     }
 
@@ -214,7 +268,14 @@ impl Hub {
         // Under the socket's lock: once `unregister` marked it gone, nothing re-adds it.
         let mut subs = handle.subscriptions.lock().expect("not poisoned");
         if !subs.gone && subs.set.insert(conversation) {
-            self.conversations.entry(conversation).or_default().push(handle.clone());
+            let first = {
+                let mut subscribers = self.conversations.entry(conversation).or_default();
+                subscribers.push(handle.clone());
+                subscribers.len() == 1
+            };
+            if first {
+                self.changed(Interest::Conversation(conversation));
+            }
         }
     }
 
@@ -228,7 +289,9 @@ impl Hub {
         if let Some(mut subs) = self.conversations.get_mut(&conversation) {
             subs.retain(|s| !matches(s));
         }
-        self.conversations.remove_if(&conversation, |_, subs| subs.is_empty());
+        if self.conversations.remove_if(&conversation, |_, subs| subs.is_empty()).is_some() {
+            self.changed(Interest::Conversation(conversation));
+        }
     }
 
     fn sessions_of(&self, account: AccountId) -> Vec<Arc<SessionHandle>> {
@@ -281,6 +344,34 @@ impl Hub {
         }
     }
 
+    /// The conversation's newest sequence is `last_seq`: every socket subscribed to it
+    /// fills what it has not seen from the store.
+    pub fn catch_up(&self, conversation: ConversationId, last_seq: i64) {
+        let subscribers = self.conversations.get(&conversation).map(|s| s.clone()).unwrap_or_default();
+        for s in subscribers {
+            s.push(Outbound::CatchUp(conversation, last_seq));
+        }
+    }
+
+    /// Conversations with at least one socket subscribed on this node.
+    pub fn conversation_ids(&self) -> Vec<ConversationId> {
+        self.conversations.iter().map(|e| *e.key()).collect()
+    }
+
+    /// Accounts with at least one socket on this node.
+    pub fn account_ids(&self) -> Vec<AccountId> {
+        self.accounts.iter().map(|e| *e.key()).collect()
+    }
+
+    /// The conversations any socket of `account` on this node is subscribed to.
+    pub fn subscriptions_of(&self, account: AccountId) -> HashSet<ConversationId> {
+        let mut out = HashSet::new();
+        for s in self.sessions_of(account) {
+            out.extend(s.subscriptions.lock().expect("not poisoned").set.iter().copied());
+        }
+        out
+    }
+
     /// Closes the sockets of `account` (all, or those opened with one session token).
     pub fn close_sessions(&self, account: AccountId, only: Option<&TokenHash>, code: u16) {
         for s in self.sessions_of(account) {
@@ -316,6 +407,10 @@ impl Hub {
     /// Conversations with at least one subscribed socket on this node.
     pub fn active_conversations(&self) -> usize {
         self.conversations.len()
+    }
+
+    pub fn has_conversation(&self, conversation: ConversationId) -> bool {
+        self.conversations.contains_key(&conversation)
     }
 
     pub fn sockets_of(&self, account: AccountId) -> usize {

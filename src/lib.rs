@@ -4,6 +4,7 @@
 //! ARCHITECTURE.md for the map: transport (`http`) → `services` → `store` / `mail`.
 
 pub mod app;
+pub mod bus;
 pub mod config;
 pub mod crypto;
 pub mod domain;
@@ -11,6 +12,7 @@ pub mod gateway;
 pub mod http;
 pub mod hub;
 pub mod mail;
+pub mod metrics;
 pub mod ratelimit;
 pub mod services;
 pub mod store;

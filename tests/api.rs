@@ -143,7 +143,8 @@ async fn health_and_readiness(backend: Backend) {
     let health = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((health.status, health.body), (StatusCode::OK, json!({"status": "ok"})));
     let ready = app.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!((ready.status, ready.body), (StatusCode::OK, json!({"status": "ok"})));
+    let expected = json!({"status": "ok", "database": "ok", "bus": "embedded"});
+    assert_eq!((ready.status, ready.body), (StatusCode::OK, expected));
 }
 
 /// `/readyz` reports a database that went away, and recovers nothing silently.
@@ -158,7 +159,7 @@ async fn readiness_fails_when_the_database_is_gone() {
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
     let ready = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready.body, json!({"status": "unavailable"}));
+    assert_eq!(ready.body, json!({"status": "unavailable", "database": "unreachable", "bus": "embedded"}));
     assert_eq!(
         app.call(Method::GET, "/healthz", None, None).await.status,
         StatusCode::OK,

@@ -241,12 +241,26 @@ pub struct ChangeRoleRequest {
 // ---------------------------------------------------------------------------------------
 // Operations
 
-/// `/healthz` and `/readyz`.
+/// `/healthz`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Health {
-    /// `"ok"` or `"unavailable"`.
+    /// `"ok"`.
     pub status: String,
+}
+
+/// `/readyz`: whether this node can serve, and how well.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Readiness {
+    /// `"ok"`; `"degraded"` (serving correctly, more slowly: the node checks the database
+    /// on every delivery because Redis or a peer is unreachable); `"unavailable"` (503:
+    /// the database is unreachable, or a cluster node has not reached Redis yet).
+    pub status: String,
+    /// `"ok"` or `"unreachable"`.
+    pub database: String,
+    /// `"embedded"` (one node), `"healthy"`, `"degraded"` or `"starting"`.
+    pub bus: String,
 }
 
 // ---------------------------------------------------------------------------------------

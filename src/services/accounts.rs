@@ -11,10 +11,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bus::Bus;
 use crate::config::{AuthConfig, Config};
 use crate::crypto::{PasswordHasher, Token, TokenHash};
 use crate::domain::{AccountId, DisplayName, Email, Password, now_ms};
-use crate::hub::Hub;
 use crate::mail::{self, Mailer};
 use crate::ratelimit::Limiter;
 use crate::services::{Error, Result};
@@ -53,7 +53,7 @@ pub struct Accounts {
     attempts_by_account: Limiter<String>,
     attempts_by_address: Limiter<IpAddr>,
     mail_by_recipient: Limiter<String>,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
 }
 
 impl Accounts {
@@ -62,7 +62,7 @@ impl Accounts {
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
         mailer: Mailer,
-        hub: Arc<Hub>,
+        bus: Arc<Bus>,
     ) -> Accounts {
         let auth = config.auth.clone();
         Accounts {
@@ -74,7 +74,7 @@ impl Accounts {
             mailer,
             auth,
             public_url: config.public_url().to_owned(),
-            hub,
+            bus,
         }
     }
 
@@ -176,13 +176,13 @@ impl Accounts {
 
     pub async fn log_out(&self, caller: &Caller) -> Result<()> {
         self.store.delete_session(&caller.session).await?;
-        self.hub.close_sessions(caller.id(), Some(&caller.session), close::SESSION_ENDED);
+        self.bus.close_sessions(caller.id(), Some(&caller.session), close::SESSION_ENDED);
         Ok(())
     }
 
     pub async fn log_out_everywhere(&self, caller: &Caller) -> Result<()> {
         self.store.delete_sessions(caller.id()).await?;
-        self.hub.close_sessions(caller.id(), None, close::SESSION_ENDED);
+        self.bus.close_sessions(caller.id(), None, close::SESSION_ENDED);
         Ok(())
     }
 
@@ -195,7 +195,7 @@ impl Accounts {
         }
         let digest = self.hasher.hash(new.into_inner()).await;
         self.store.set_password(caller.id(), &digest.0, Some(&caller.session)).await?;
-        self.hub.close_other_sessions(caller.id(), &caller.session, close::SESSION_ENDED);
+        self.bus.close_other_sessions(caller.id(), &caller.session, close::SESSION_ENDED);
         Ok(())
     }
 
@@ -227,7 +227,7 @@ impl Accounts {
         }
         let digest = self.hasher.hash(new.into_inner()).await;
         let account = self.store.complete_reset(&hash, now_ms(), &digest.0).await?.ok_or(Error::InvalidToken)?;
-        self.hub.close_sessions(account, None, close::SESSION_ENDED);
+        self.bus.close_sessions(account, None, close::SESSION_ENDED);
         Ok(())
     }
 

@@ -17,11 +17,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::bus::Bus;
 use crate::crypto::random_id;
 use crate::domain::{
     AccountId, AuditAction, ConversationId, ConversationKind, Invalid, Role, WorkspaceId, WorkspaceName, now_ms,
 };
-use crate::hub::{Event, Hub};
+use crate::hub::Event;
 use crate::services::membership::{Access, GroupAccess, MANAGERS, WRITERS};
 use crate::services::{Error, Membership, Result};
 use crate::store::{
@@ -43,7 +44,7 @@ pub enum Recipient {
 pub struct Conversations {
     store: Arc<dyn Store>,
     membership: Arc<Membership>,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
 }
 
 pub(crate) type AccessSet = HashSet<(AccountId, ConversationId)>;
@@ -69,8 +70,8 @@ fn too_many(field: &'static str) -> Error {
 }
 
 impl Conversations {
-    pub fn new(store: Arc<dyn Store>, membership: Arc<Membership>, hub: Arc<Hub>) -> Conversations {
-        Conversations { store, membership, hub }
+    pub fn new(store: Arc<dyn Store>, membership: Arc<Membership>, bus: Arc<Bus>) -> Conversations {
+        Conversations { store, membership, bus }
     }
 
     /// Which of `accounts` can see which of `conversations`, now.
@@ -90,15 +91,15 @@ impl Conversations {
         Ok(set)
     }
 
-    /// Tells the hub who gained and who lost access between two snapshots taken around a
-    /// change. Revocations are complete when this returns.
-    pub(crate) fn announce_access(&self, before: &AccessSet, after: &AccessSet) {
-        for &(a, c) in before.difference(after) {
-            self.hub.revoke(a, c);
-        }
+    /// Tells the sockets who gained and who lost access between two snapshots taken
+    /// around a change. Revocations are complete, on every node, when this returns.
+    pub(crate) async fn announce_access(&self, before: &AccessSet, after: &AccessSet) -> Result<()> {
+        let lost: Vec<(AccountId, ConversationId)> = before.difference(after).copied().collect();
         for &(a, c) in after.difference(before) {
-            self.hub.grant(a, c);
+            self.bus.grant(a, c);
         }
+        self.bus.revoke(&lost).await?;
+        Ok(())
     }
 
     /// Everyone who can see a new conversation gets it live.
@@ -109,7 +110,7 @@ impl Conversations {
             everyone.extend(members.iter().map(|m| m.account_id));
         }
         for account in everyone {
-            self.hub.grant(account, conversation);
+            self.bus.grant(account, conversation);
         }
         Ok(())
     }
@@ -117,7 +118,7 @@ impl Conversations {
     async fn announce_update(&self, conversation: ConversationId) -> Result<()> {
         let row = self.store.conversation(conversation).await?.ok_or(Error::NotFound)?;
         let frame = ServerFrame::ConversationUpdated { conversation_id: row.id, title: row.title, locked: row.locked };
-        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
+        self.bus.publish(conversation, Event::new(Some(conversation), None, &frame));
         Ok(())
     }
 
@@ -265,7 +266,7 @@ impl Conversations {
             .conversation(id);
         let added = self.store.add_group_member(id, account, now_ms(), &audit).await?;
         let after = self.access_set(&[account], &reached).await?;
-        self.announce_access(&before, &after);
+        self.announce_access(&before, &after).await?;
         Ok(added)
     }
 
@@ -291,7 +292,7 @@ impl Conversations {
             return Err(Error::NotFound);
         }
         let after = self.access_set(&[account], &reached).await?;
-        self.announce_access(&before, &after);
+        self.announce_access(&before, &after).await?;
         self.receipt(&audit).await
     }
 
@@ -461,7 +462,7 @@ impl Conversations {
                     .detail(serde_json::json!({"group_id": group.to_string()}));
                 self.store.add_conversation_group(id, group, &audit).await?;
                 let after = self.access_set(&accounts, &[id]).await?;
-                self.announce_access(&before, &after);
+                self.announce_access(&before, &after).await?;
             }
             Recipient::Account(account) => {
                 self.require_account(account).await?;
@@ -481,7 +482,7 @@ impl Conversations {
             .conversation(id);
         let added = self.store.add_participant(id, account, now_ms(), &audit).await?;
         let after = self.access_set(&[account], &[id]).await?;
-        self.announce_access(&before, &after);
+        self.announce_access(&before, &after).await?;
         Ok(added)
     }
 
@@ -524,7 +525,7 @@ impl Conversations {
             return Err(Error::NotFound);
         }
         let after = self.access_set(&accounts, &[id]).await?;
-        self.announce_access(&before, &after);
+        self.announce_access(&before, &after).await?;
         self.receipt(&audit).await
     }
 

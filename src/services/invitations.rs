@@ -448,7 +448,7 @@ impl Invitations {
             StoreError::NotFound if by_token => Error::InvalidToken,
             other => other.into(),
         })?;
-        self.announce_gained(&outcome);
+        self.announce_gained(&outcome).await?;
         tracing::info!(account_id = %caller.id(), workspace_id = %outcome.workspace_id, "invitation accepted");
         Ok(outcome)
     }
@@ -485,9 +485,9 @@ impl Invitations {
     }
 
     /// Tells the new member's sockets (if any) about the conversations they gained.
-    fn announce_gained(&self, outcome: &AcceptOutcome) {
+    async fn announce_gained(&self, outcome: &AcceptOutcome) -> Result<()> {
         let after: AccessSet = outcome.gained.iter().map(|&c| (outcome.account.id, c)).collect();
-        self.conversations.announce_access(&AccessSet::new(), &after);
+        self.conversations.announce_access(&AccessSet::new(), &after).await
     }
 
     // -------------------------------------------------------------------------------------
@@ -657,7 +657,7 @@ impl Invitations {
         };
         let (g, t) = self.store.replace_grants(ws, leaver, heir, &moved, caller, &summary).await?;
         let after = self.conversations.access_set(&people, &reached).await?;
-        self.conversations.announce_access(&before, &after);
+        self.conversations.announce_access(&before, &after).await?;
         if let Some((id, t)) = token
             && let Some(row) = self.store.invitation(id).await?
         {

@@ -9,8 +9,9 @@
 //! (`lite` reads and never writes).
 //!
 //! Every answer comes from the database, so a removal is effective the moment its
-//! transaction commits. (A cache in front, trusted only while its invalidation stream is
-//! healthy, comes with the gateway.)
+//! transaction commits. The only in-memory view of access is the hub's subscriptions,
+//! which decide deliveries and which the bus trusts only while it is healthy (see
+//! `bus/mod.rs`); no decision here is cached.
 
 use std::sync::Arc;
 
@@ -117,6 +118,11 @@ impl Membership {
     /// Whether `account` can see the conversation (the access rule, nothing else).
     pub async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool> {
         Ok(self.store.can_see(account, conversation).await?)
+    }
+
+    /// Every conversation `account` can see.
+    pub async fn visible_ids(&self, account: AccountId) -> Result<Vec<ConversationId>> {
+        Ok(self.store.visible_ids(account).await?)
     }
 
     /// The conversation, if the caller can see it; `NotFound` otherwise.

@@ -10,10 +10,11 @@
 
 use std::sync::Arc;
 
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::crypto::random_id;
 use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
-use crate::hub::{Event, Hub};
+use crate::hub::Event;
 use crate::services::{Error, Membership, Result};
 use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Store};
 use salon_protocol::gateway::ServerFrame;
@@ -46,7 +47,7 @@ pub struct Messages {
     store: Arc<dyn Store>,
     membership: Arc<Membership>,
     max_body_bytes: usize,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
@@ -62,8 +63,8 @@ fn check_emoji(emoji: &str) -> Result<()> {
 }
 
 impl Messages {
-    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, hub: Arc<Hub>) -> Messages {
-        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes, hub }
+    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, bus: Arc<Bus>) -> Messages {
+        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes, bus }
     }
 
     /// Publishes a stored message to everyone listening to its conversation.
@@ -71,7 +72,7 @@ impl Messages {
         let extras = MessageExtras { reactions: vec![], mentions: mentions.iter().map(|a| (message.id, *a)).collect() };
         let view = crate::views::message_views(vec![message.clone()], &extras, message.author.account_id).remove(0);
         let frame = ServerFrame::MessageCreated { message: view };
-        self.hub.publish(message.conversation_id, Event::new(Some(message.conversation_id), Some(message.seq), &frame));
+        self.bus.publish(message.conversation_id, Event::new(Some(message.conversation_id), Some(message.seq), &frame));
     }
 
     fn check_body(&self, body: &str) -> Result<()> {
@@ -210,7 +211,7 @@ impl Messages {
         let now = now_ms();
         self.store.edit_message(conversation, seq, &body, now).await?;
         let frame = ServerFrame::MessageEdited { conversation_id: conversation, seq, body, edited_at: now };
-        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
+        self.bus.publish(conversation, Event::new(Some(conversation), None, &frame));
         self.get(caller, conversation, seq).await
     }
 
@@ -231,7 +232,7 @@ impl Messages {
         let now = now_ms();
         self.store.delete_message(conversation, seq, now).await?;
         let frame = ServerFrame::MessageDeleted { conversation_id: conversation, seq, deleted_at: now };
-        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
+        self.bus.publish(conversation, Event::new(Some(conversation), None, &frame));
         Ok(())
     }
 
@@ -263,7 +264,7 @@ impl Messages {
             }
             ServerFrame::ReactionRemoved { conversation_id, seq, emoji: emoji_owned, account_id }
         };
-        self.hub.publish(conversation, Event::new(Some(conversation), None, &frame));
+        self.bus.publish(conversation, Event::new(Some(conversation), None, &frame));
         Ok(())
     }
 
@@ -278,7 +279,7 @@ impl Messages {
         let now_at = self.store.mark_read(caller, conversation, seq).await?;
         // Every socket of the account learns it (other devices clear their badges).
         let frame = ServerFrame::ReadMarker { conversation_id: conversation, seq: now_at };
-        self.hub.to_account(caller, Event::new(Some(conversation), None, &frame));
+        self.bus.to_account(caller, Event::new(Some(conversation), None, &frame));
         Ok(now_at)
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use salon_protocol::ErrorCode;
 
+use crate::bus::{Bus, BusError};
 use crate::config::Config;
 use crate::crypto::PasswordHasher;
 use crate::domain::Invalid;
@@ -62,6 +63,8 @@ pub enum Error {
     AccountExists,
     #[error("{0}")]
     Conflict(&'static str),
+    #[error("{0}")]
+    Unavailable(&'static str),
     #[error("internal: {0}")]
     Internal(StoreError),
 }
@@ -86,6 +89,7 @@ impl Error {
             Error::LiteLimitReached => ErrorCode::LiteLimitReached,
             Error::AccountExists => ErrorCode::AccountExists,
             Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Internal(inner) => {
                 tracing::error!(error = %inner, "internal error");
                 return (ErrorCode::Internal, "internal error".into());
@@ -110,6 +114,17 @@ impl From<StoreError> for Error {
     }
 }
 
+impl From<BusError> for Error {
+    fn from(e: BusError) -> Error {
+        match e {
+            BusError::Unpublished => Error::Unavailable(
+                "the change is recorded, but the other nodes could not be told yet (Redis is unreachable); \
+                 it reaches them when Redis is back",
+            ),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// All services, built once per process.
@@ -122,15 +137,19 @@ pub struct Services {
     pub invitations: Arc<Invitations>,
     pub messages: Arc<Messages>,
     pub store: Arc<dyn Store>,
+    /// This node's sockets.
     pub hub: Arc<Hub>,
+    /// How events reach sockets on every node.
+    pub bus: Arc<Bus>,
 }
 
 impl Services {
-    pub fn new(config: &Config, store: Arc<dyn Store>, mailer: Mailer, hub: Arc<Hub>) -> Services {
+    pub fn new(config: &Config, store: Arc<dyn Store>, mailer: Mailer, bus: Arc<Bus>) -> Services {
+        let hub = bus.hub().clone();
         let hasher = PasswordHasher::new(config.auth.max_concurrent_hashes);
         let membership = Arc::new(Membership::new(store.clone()));
-        let accounts = Arc::new(Accounts::new(config, store.clone(), hasher, mailer.clone(), hub.clone()));
-        let conversations = Arc::new(Conversations::new(store.clone(), membership.clone(), hub.clone()));
+        let accounts = Arc::new(Accounts::new(config, store.clone(), hasher, mailer.clone(), bus.clone()));
+        let conversations = Arc::new(Conversations::new(store.clone(), membership.clone(), bus.clone()));
         Services {
             invitations: Arc::new(Invitations::new(
                 config,
@@ -141,12 +160,13 @@ impl Services {
                 mailer,
             )),
             accounts,
-            workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone(), hub.clone())),
+            workspaces: Arc::new(Workspaces::new(config, store.clone(), membership.clone(), bus.clone())),
             conversations,
-            messages: Arc::new(Messages::new(config, store.clone(), membership.clone(), hub.clone())),
+            messages: Arc::new(Messages::new(config, store.clone(), membership.clone(), bus.clone())),
             membership,
             store,
             hub,
+            bus,
         }
     }
 }

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::crypto::random_id;
 use crate::domain::{AccountId, AuditAction, Invalid, Role, WorkspaceId, WorkspaceName, now_ms};
-use crate::hub::Hub;
 use crate::services::membership::MANAGERS;
 use crate::services::{Error, Membership, Result};
 use crate::store::{AuditRow, InvitationRow, MemberRow, NewAudit, PersonRow, Store, StoreError, WorkspaceRow};
@@ -26,7 +26,7 @@ pub struct Workspaces {
     membership: Arc<Membership>,
     default_seat_limit: u32,
     default_lite_grant_limit: u32,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
 }
 
 /// A workspace's directory: its members, the guests of the conversations the caller can
@@ -34,13 +34,13 @@ pub struct Workspaces {
 pub type Directory = (Vec<MemberRow>, Vec<PersonRow>, Vec<InvitationRow>);
 
 impl Workspaces {
-    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, hub: Arc<Hub>) -> Workspaces {
+    pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, bus: Arc<Bus>) -> Workspaces {
         Workspaces {
             store,
             membership,
             default_seat_limit: config.workspaces.default_seat_limit,
             default_lite_grant_limit: config.workspaces.default_lite_grant_limit,
-            hub,
+            bus,
         }
     }
 
@@ -148,9 +148,8 @@ impl Workspaces {
         // Leaving the workspace is leaving all of its conversations: the sockets are told
         // before this returns. Read after the commit, so a grant racing the removal is
         // revoked too.
-        for conversation in self.store.workspace_conversations(id).await? {
-            self.hub.revoke(target, conversation);
-        }
+        let lost: Vec<_> = self.store.workspace_conversations(id).await?.into_iter().map(|c| (target, c)).collect();
+        self.bus.revoke(&lost).await?;
         tracing::info!(workspace_id = %id, account_id = %target, "member removed");
         self.store.audit_entry(audit.id).await?.ok_or(Error::Internal(StoreError::NotFound))
     }

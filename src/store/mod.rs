@@ -555,6 +555,10 @@ pub trait ConversationStore: Send + Sync {
     /// The access rule: a direct participant, or a member of a group the conversation is
     /// addressed to.
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool>;
+    /// The ids of every conversation `account` can see (the access rule, nothing more).
+    async fn visible_ids(&self, account: AccountId) -> Result<Vec<ConversationId>>;
+    /// The newest sequence of each of these conversations.
+    async fn last_seqs(&self, conversations: &[ConversationId]) -> Result<Vec<(ConversationId, i64)>>;
     /// Every conversation `account` can see, with its reading state, newest first.
     async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>>;
     /// One conversation with `account`'s reading state, if `account` can see it.

@@ -1180,6 +1180,27 @@ impl ConversationStore for ThisStore {
         Ok(row.is_some())
     }
 
+    async fn visible_ids(&self, account: AccountId) -> Result<Vec<ConversationId>> {
+        let rows = sqlx::query(&visible_ids("$1")).bind(account.0).fetch_all(self.reader()).await?;
+        rows.iter().map(|r| Ok(ConversationId(r.try_get(0)?))).collect()
+    }
+
+    async fn last_seqs(&self, conversations: &[ConversationId]) -> Result<Vec<(ConversationId, i64)>> {
+        let mut out = Vec::with_capacity(conversations.len());
+        for chunk in conversations.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, last_seq FROM conversations WHERE id IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            for row in query.fetch_all(self.reader()).await? {
+                out.push((ConversationId(row.try_get("id")?), row.try_get("last_seq")?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn visible_conversations(&self, account: AccountId) -> Result<Vec<ConversationSummary>> {
         let rows = sqlx::query(&summary_sql("")).bind(account.0).fetch_all(self.reader()).await?;
         let mut out: Vec<(i64, ConversationSummary)> = rows.iter().map(summary).collect::<Result<_>>()?;

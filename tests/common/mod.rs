@@ -482,11 +482,19 @@ impl TestApp {
     }
 
     pub async fn gateway_resuming(&self, token: &str, resume: Value) -> (Gw, Value) {
-        let mut gw = self.open_gateway(None).await.expect("the gateway accepts the socket");
-        gw.send(json!({"type": "hello", "token": token, "resume": resume})).await;
-        let ready = gw.next_of("ready").await;
-        (gw, ready)
+        gateway_at(&self.base, token, resume).await
     }
+}
+
+/// Opens a socket on the server at `base`, says hello (resuming from `resume`) and
+/// returns it with the `ready` frame.
+pub async fn gateway_at(base: &str, token: &str, resume: Value) -> (Gw, Value) {
+    let url = format!("{}/api/v1/gateway", base.replace("http://", "ws://"));
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("the gateway accepts the socket");
+    let mut gw = Gw { ws };
+    gw.send(json!({"type": "hello", "token": token, "resume": resume})).await;
+    let ready = gw.next_of("ready").await;
+    (gw, ready)
 }
 
 impl Gw {
