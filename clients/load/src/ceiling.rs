@@ -1,0 +1,95 @@
+//! The raw SQL ceiling for `persist` on SQLite: the statements Salon's store runs to post
+//! a message (take the next sequence under the conversation's row, check access, insert,
+//! read the row back), in one transaction, in a plain loop on one connection — as
+//! Salon's single SQLite writer does — with nothing else around it. (PostgreSQL's
+//! ceiling is measured with pgbench running the same statements; see `scripts/bench`.)
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, Row};
+
+const VISIBLE: &str = "SELECT cp.conversation_id FROM conversation_participants cp WHERE cp.account_id = $1 \
+     UNION SELECT cg.conversation_id FROM conversation_groups cg \
+     JOIN group_members gm ON gm.group_id = cg.group_id WHERE gm.account_id = $1";
+
+pub async fn sqlite(db: &Path, seconds: f64, synchronous: &str) -> serde_json::Value {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
+        .expect("a database path")
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if synchronous == "normal" { SqliteSynchronous::Normal } else { SqliteSynchronous::Full })
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let mut db = sqlx::SqliteConnection::connect_with(&options).await.expect("the database opens");
+    let pairs: Vec<(i64, i64)> = sqlx::query(
+        "SELECT cp.conversation_id, cp.account_id FROM conversation_participants cp \
+         JOIN conversations c ON c.id = cp.conversation_id WHERE c.kind = 'thread' LIMIT 32",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("participants")
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    assert!(!pairs.is_empty(), "run the persist scenario on this database first");
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut n: i64 = 0;
+    while started.elapsed().as_secs_f64() < seconds {
+        let (conversation, author) = pairs[n as usize % pairs.len()];
+        n += 1;
+        let t = Instant::now();
+        let mut tx = db.begin().await.expect("begin");
+        let row =
+            sqlx::query("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, locked")
+                .bind(conversation)
+                .fetch_one(&mut *tx)
+                .await
+                .expect("update");
+        let seq: i64 = row.get(0);
+        let allowed = sqlx::query(&format!("SELECT 1 FROM conversations c WHERE c.id = $2 AND c.id IN ({VISIBLE})"))
+            .bind(author)
+            .bind(conversation)
+            .fetch_optional(&mut *tx)
+            .await
+            .expect("access");
+        assert!(allowed.is_some());
+        let id = (n << 20) ^ (started.elapsed().as_nanos() as i64 & 0xfffff) ^ 0x5a5a_0000_0000;
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL, NULL, 0)",
+        )
+        .bind(id)
+        .bind(conversation)
+        .bind(seq)
+        .bind(author)
+        .bind("t=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod")
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+        sqlx::query(
+            "SELECT m.id, m.conversation_id, m.seq, m.author_id, a.display_name, wm.role, m.body, m.reply_to, \
+               m.client_id, m.created_at, m.edited_at, m.deleted_at FROM messages m \
+             JOIN accounts a ON a.id = m.author_id JOIN conversations c ON c.id = m.conversation_id \
+             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = m.author_id \
+             WHERE m.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read back");
+        tx.commit().await.expect("commit");
+        latencies.push(t.elapsed().as_micros() as u32);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    json!({
+        "scenario": "persist-ceiling",
+        "target": "sqlite-loop",
+        "transactions_per_s": (latencies.len() as f64 / elapsed * 10.0).round() / 10.0,
+        "p50_ms": crate::stats::percentile_ms(&mut latencies, 0.5),
+        "p99_ms": crate::stats::percentile_ms(&mut latencies, 0.99),
+    })
+}

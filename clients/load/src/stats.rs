@@ -1,0 +1,113 @@
+//! What receivers saw, merged: latencies (percentiles) and, per receiver and
+//! conversation, which numbers arrived — to count lost, duplicated and out-of-order
+//! deliveries against what the senders sent.
+
+use std::collections::HashMap;
+
+/// One receiver's record.
+#[derive(Default)]
+pub struct Seen {
+    pub latencies_us: Vec<u32>,
+    /// Per conversation: the numbers received, in arrival order.
+    pub numbers: HashMap<String, Vec<i64>>,
+    /// Deliveries of a conversation after its `conversation_removed` (must be 0).
+    pub after_removal: u64,
+}
+
+impl Seen {
+    pub fn delivery(&mut self, key: String, n: i64, latency_us: i64) {
+        self.latencies_us.push(latency_us.clamp(0, u32::MAX as i64) as u32);
+        self.numbers.entry(key).or_default().push(n);
+    }
+}
+
+/// Everything merged.
+#[derive(Default)]
+pub struct Report {
+    pub deliveries: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub latencies_us: Vec<u32>,
+    pub after_removal: u64,
+}
+
+impl Report {
+    /// Adds a receiver's record, given how many messages each conversation had (numbers
+    /// `1..=sent[key]` for Salon sequences and sender counters alike) and the first number
+    /// counted (`from`: messages before the receiver joined are not its loss).
+    pub fn add(&mut self, seen: Seen, sent: &HashMap<String, i64>, from: &HashMap<String, i64>) {
+        self.latencies_us.extend_from_slice(&seen.latencies_us);
+        self.after_removal += seen.after_removal;
+        for (key, total) in sent {
+            let first = from.get(key).copied().unwrap_or(1);
+            let numbers = seen.numbers.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let mut got = vec![false; (total - first + 1).max(0) as usize];
+            let mut highest = i64::MIN;
+            for &n in numbers {
+                self.deliveries += 1;
+                if n < first || n > *total {
+                    continue;
+                }
+                let slot = &mut got[(n - first) as usize];
+                if *slot {
+                    self.duplicated += 1;
+                } else {
+                    *slot = true;
+                    if n < highest {
+                        self.out_of_order += 1;
+                    }
+                }
+                highest = highest.max(n);
+            }
+            self.lost += got.iter().filter(|g| !**g).count() as u64;
+        }
+    }
+
+    /// The latency at quantile `q` (0..1), in milliseconds.
+    pub fn percentile_ms(&mut self, q: f64) -> f64 {
+        percentile_ms(&mut self.latencies_us, q)
+    }
+}
+
+pub fn percentile_ms(samples: &mut [u32], q: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_unstable();
+    let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples[i] as f64 / 1000.0
+}
+
+/// The server's resident memory, in MiB, summed over `pids` (Linux `/proc`).
+pub fn rss_mib(pids: &[u32]) -> f64 {
+    pids.iter().map(|pid| rss_kib(*pid) as f64 / 1024.0).sum()
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_losses_duplicates_and_disorder() {
+        let mut seen = Seen::default();
+        for n in [1, 2, 4, 3, 4, 6] {
+            seen.delivery("c".into(), n, 1000);
+        }
+        let mut report = Report::default();
+        report.add(seen, &HashMap::from([("c".to_owned(), 6)]), &HashMap::new());
+        assert_eq!((report.lost, report.duplicated, report.out_of_order), (1, 1, 1));
+        assert_eq!(report.deliveries, 6);
+        assert_eq!(report.percentile_ms(0.99), 1.0);
+    }
+}
