@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -64,6 +64,10 @@ pub enum Incoming {
     },
     /// Salon: the account lost the conversation.
     Removed {
+        key: String,
+    },
+    /// Salon: the account can now see the conversation.
+    Added {
         key: String,
     },
     Other,
@@ -238,6 +242,10 @@ fn parse_salon(text: &str) -> Incoming {
         "conversation_removed" => {
             Incoming::Removed { key: frame.conversation_id.map(Cow::into_owned).unwrap_or_default() }
         }
+        "conversation_added" => match serde_json::from_str::<Value>(text) {
+            Ok(v) => Incoming::Added { key: v["conversation"]["id"].as_str().unwrap_or_default().to_owned() },
+            Err(_) => Incoming::Other,
+        },
         _ => Incoming::Other,
     }
 }

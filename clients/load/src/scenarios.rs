@@ -81,6 +81,7 @@ async fn read_until(
                     delivered.fetch_add(1, Ordering::Relaxed);
                 }
                 Incoming::Removed { key } => removed.push(key),
+                Incoming::Added { key } => removed.retain(|k| *k != key),
                 Incoming::Closed => break,
                 _ => {}
             }
@@ -128,24 +129,22 @@ fn spawn_sender(
             })
         };
         tokio::time::sleep(phase).await;
-        let started = Instant::now();
+        // Message k is due at started + k / rate: sleep until then (no polling), and catch
+        // up at once if late.
+        let started = tokio::time::Instant::now();
         let mut sent: i64 = 0;
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
+            let due = started + Duration::from_secs_f64(sent as f64 / rate);
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(due) => {}
                 _ = stop.wait_for(|s| *s) => break,
             }
-            let due = (started.elapsed().as_secs_f64() * rate) as i64;
-            while sent < due {
-                sent += 1;
-                if kind == Kind::Salon {
-                    pending.lock().unwrap().insert(sent.to_string(), proto::now_us());
-                }
-                if tx.send(proto::send_frame(kind, &key, sent)).await.is_err() {
-                    break;
-                }
+            sent += 1;
+            if kind == Kind::Salon {
+                pending.lock().unwrap().insert(sent.to_string(), proto::now_us());
+            }
+            if tx.send(proto::send_frame(kind, &key, sent)).await.is_err() {
+                break;
             }
         }
         // Salon: wait for the last acks (each send is acknowledged once stored).
@@ -182,14 +181,18 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
             let (key, account, limit) = (g.key.clone(), account.clone(), limit.clone());
             let (stop, delivered) = (readers_stop.clone(), delivered.clone());
             let (ready, is_ready) = tokio::sync::oneshot::channel::<()>();
-            readers.push(tokio::spawn(async move {
-                let (tx, rx) = {
-                    let _permit = limit.acquire().await.unwrap();
-                    connect(kind, &base, &key, account.as_ref()).await
-                };
-                let _ = ready.send(());
-                read_until(kind, tx, rx, stop, delivered).await
-            }));
+            let listens = g.key.clone();
+            readers.push((
+                listens,
+                tokio::spawn(async move {
+                    let (tx, rx) = {
+                        let _permit = limit.acquire().await.unwrap();
+                        connect(kind, &base, &key, account.as_ref()).await
+                    };
+                    let _ = ready.send(());
+                    read_until(kind, tx, rx, stop, delivered).await
+                }),
+            ));
             connected.push(is_ready);
             *listeners.entry(g.key.clone()).or_default() += 1;
         }
@@ -227,8 +230,9 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
     let _ = stop_readers.send(true);
     let mut report = Report::default();
     let from = HashMap::new();
-    for r in readers {
-        report.add(r.await.unwrap_or_default(), &sent, &from);
+    for (key, r) in readers {
+        let expected = HashMap::from([(key.clone(), sent.get(&key).copied().unwrap_or(0))]);
+        report.add(r.await.unwrap_or_default(), &expected, &from);
     }
     (report, ack_latencies, rss, connections)
 }

@@ -25,6 +25,8 @@ pub struct Server {
     pub outbox: PathBuf,
     http: reqwest::Client,
     run: String,
+    /// Accounts made so far (their addresses are numbered).
+    made: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Server {
@@ -32,7 +34,7 @@ impl Server {
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("an HTTP client");
         let run =
             format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros());
-        Server { base: base.trim_end_matches('/').to_owned(), outbox, http, run }
+        Server { base: base.trim_end_matches('/').to_owned(), outbox, http, run, made: Arc::default() }
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Value {
@@ -60,7 +62,8 @@ impl Server {
         let started = Instant::now();
         let limit = Arc::new(Semaphore::new(concurrency));
         let mut asks = Vec::with_capacity(n);
-        let emails: Vec<String> = (0..n).map(|i| format!("load-{}-{i}@load.test", self.run)).collect();
+        let first = self.made.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        let emails: Vec<String> = (first..first + n).map(|i| format!("load-{}-{i}@load.test", self.run)).collect();
         for email in &emails {
             let (server, email, limit) = (self.clone(), email.clone(), limit.clone());
             asks.push(tokio::spawn(async move {
@@ -102,7 +105,7 @@ impl Server {
     async fn tokens_from_outbox(&self, emails: &[String]) -> HashMap<String, String> {
         let wanted: std::collections::HashSet<&str> = emails.iter().map(String::as_str).collect();
         let mut found = HashMap::new();
-        let deadline = Instant::now() + Duration::from_secs(600);
+        let deadline = Instant::now() + Duration::from_secs(120 + emails.len() as u64 / 10);
         while found.len() < emails.len() {
             assert!(Instant::now() < deadline, "verification e-mails did not all arrive in {:?}", self.outbox);
             let mut progress = false;

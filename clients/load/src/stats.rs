@@ -81,7 +81,7 @@ pub fn percentile_ms(samples: &mut [u32], q: f64) -> f64 {
 
 /// The server's resident memory, in MiB, summed over `pids` (Linux `/proc`).
 pub fn rss_mib(pids: &[u32]) -> f64 {
-    pids.iter().map(|pid| rss_kib(*pid) as f64 / 1024.0).sum()
+    pids.iter().fold(0.0, |sum, pid| sum + rss_kib(*pid) as f64 / 1024.0)
 }
 
 pub fn rss_kib(pid: u32) -> u64 {

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Writes docs/benchmarks.md (to stdout) and its SVG plots (into docs/bench/) from the
+results scripts/bench gathered (one JSON object per line).
+
+usage: bench-report.py RESULTS.jsonl full|quick
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+results_path, mode = sys.argv[1], sys.argv[2]
+rows = [json.loads(line) for line in open(results_path) if line.strip()]
+out_dir = os.path.dirname(results_path)
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        return "?"
+
+
+def pick(scenario, target=None, label=None, nodes=None):
+    return [r for r in rows if r.get("scenario") == scenario
+            and (target is None or r.get("target") == target)
+            and (label is None or r.get("label") == label)
+            and (nodes is None or r.get("nodes") == nodes)]
+
+
+def sustained(points):
+    """The best point a server kept up with: everything delivered, in order, once, at the
+    offered rate (within 3 %), with p99 under 100 ms."""
+    ok = [p for p in points if p["lost"] == 0 and p["duplicated"] == 0 and p["out_of_order"] == 0
+          and p["deliveries_per_s"] >= 0.97 * p["offered_per_s"] and p["p99_ms"] <= 100]
+    return max(ok, key=lambda p: p["deliveries_per_s"]) if ok else None
+
+
+def at_offered(points, offered):
+    near = [p for p in points if abs(p["offered_per_s"] - offered) <= 0.01 * offered]
+    return near[0] if near else None
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "n/a"
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}"
+
+
+# ---------------------------------------------------------------- plots (plain SVG)
+
+COLORS = {"Salon": "#3345c4", "Salon (3 nodes)": "#3345c4", "floor": "#2e8b57", "Socket.IO": "#d2691e",
+          "Socket.IO (2 nodes)": "#d2691e", "Salon (1 node)": "#8a94e0"}
+
+
+def chart(name, title, series, x_label, y_label, log_y=True):
+    w, h, left, right, top, bottom = 640, 360, 70, 20, 40, 50
+    xs = [x for pts in series.values() for x, _ in pts]
+    ys = [y for pts in series.values() for _, y in pts if y > 0]
+    if not xs or not ys:
+        return None
+    import math
+    x0, x1 = 0, max(xs) * 1.05
+    y0, y1 = (min(ys) / 1.5, max(ys) * 1.5) if log_y else (0, max(ys) * 1.1)
+    fy = (lambda y: math.log10(max(y, y0))) if log_y else (lambda y: y)
+    px = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)
+    py = lambda y: top + (1 - (fy(y) - fy(y0)) / (fy(y1) - fy(y0))) * (h - top - bottom)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{w}" height="{h}" fill="white"/>',
+             f'<text x="{w / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{title}</text>',
+             f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="#333"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="#333"/>',
+             f'<text x="{w / 2}" y="{h - 12}" text-anchor="middle">{x_label}</text>',
+             f'<text x="16" y="{h / 2}" text-anchor="middle" transform="rotate(-90 16 {h / 2})">{y_label}</text>']
+    for i in range(6):
+        x = x0 + (x1 - x0) * i / 5
+        parts.append(f'<text x="{px(x)}" y="{h - bottom + 16}" text-anchor="middle">{x / 1000:.0f}k</text>')
+    ticks = [10 ** e for e in range(-2, 5)] if log_y else [y1 * i / 5 for i in range(6)]
+    for t in ticks:
+        if y0 <= t <= y1:
+            parts.append(f'<line x1="{left}" y1="{py(t)}" x2="{w - right}" y2="{py(t)}" stroke="#eee"/>')
+            parts.append(f'<text x="{left - 6}" y="{py(t) + 4}" text-anchor="end">{t:g}</text>')
+    for i, (label, pts) in enumerate(series.items()):
+        pts = sorted(pts)
+        color = COLORS.get(label, ["#333", "#999", "#c33"][i % 3])
+        path = " ".join(f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for j, (x, y) in enumerate(pts))
+        parts.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for x, y in pts:
+            parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
+        parts.append(f'<rect x="{left + 12}" y="{top + 6 + i * 18}" width="12" height="3" fill="{color}"/>')
+        parts.append(f'<text x="{left + 30}" y="{top + 12 + i * 18}">{label}</text>')
+    parts.append("</svg>")
+    with open(os.path.join(out_dir, f"{name}.svg"), "w") as f:
+        f.write("\n".join(parts))
+    return f"bench/{name}.svg"
+
+
+def latency_series(groups):
+    return {label: [(p["offered_per_s"], p["p99_ms"]) for p in pts] for label, pts in groups.items() if pts}
+
+
+def throughput_series(groups):
+    return {label: [(p["offered_per_s"], p["deliveries_per_s"]) for p in pts] for label, pts in groups.items() if pts}
+
+
+fan = {"Salon": pick("fanout", "salon"), "floor": pick("fanout", "floor"), "Socket.IO": pick("fanout", "socketio")}
+clu = {"Salon (3 nodes)": pick("cluster", "salon"), "Salon (1 node)": fan["Salon"],
+       "Socket.IO (2 nodes)": pick("cluster", "socketio"), "floor": fan["floor"]}
+plots = {
+    "fanout_p99": chart("fanout_p99", "fanout: p99 latency against load", latency_series(fan),
+                        "offered deliveries per second", "p99 latency (ms, log)"),
+    "fanout_rate": chart("fanout_rate", "fanout: deliveries achieved", throughput_series(fan),
+                         "offered deliveries per second", "deliveries per second", log_y=False),
+    "cluster_p99": chart("cluster_p99", "cluster: p99 latency against load", latency_series(clu),
+                         "offered deliveries per second", "p99 latency (ms, log)"),
+    "cluster_rate": chart("cluster_rate", "cluster: deliveries achieved", throughput_series(clu),
+                          "offered deliveries per second", "deliveries per second", log_y=False),
+}
+
+# ---------------------------------------------------------------- the report
+
+p = print
+p("# Benchmarks")
+p()
+if mode == "quick":
+    p("> **Quick run** (`scripts/bench --quick`): small shapes and short runs, a smoke test of the "
+      "benchmark itself. Its figures are not comparable with the targets; the full run's are.")
+    p()
+p("Measured by `scripts/bench` (this file and `docs/bench/` are its output; raw results in "
+  "[`bench/results.jsonl`](bench/results.jsonl)). Performance is measured here, never asserted in tests.")
+p()
+p("## Method")
+p()
+p("- The load client (`clients/load`, `salon-load`) speaks each server's real protocol, prepares its shape "
+  "through Salon's API (accounts signed up and verified through the e-mailed link, workspaces, threads), and "
+  "prints one JSON object per run. Every message carries its sender's clock and number; receivers measure latency "
+  "(send to delivery, same machine clock), loss, duplicates and order the same way for every server.")
+p("- References, started by the script: **the floor**, a bare tokio-tungstenite broadcast server (no "
+  "authentication, no storage: what the hardware and the WebSocket stack allow), and **Socket.IO 4** on Node "
+  "(with the official Redis adapter for the cluster shape). Salon stores every message before fanning it out.")
+p("- Servers are pinned to core 0, the load client to core 1 (`taskset`). Each point runs for the stated time "
+  "after the sockets are open; deliveries are then given up to 5 s to arrive.")
+p("- *Sustained*: the highest load a server kept up with — everything delivered once and in order at the "
+  "offered rate (within 3 %), with p99 under 100 ms.")
+p("- Salon runs with its defaults except the limits a load test must lift from one client address "
+  "(sign-ups, frames per second, sockets per account and per address). SQLite runs with "
+  "`synchronous = full` (each acknowledged message survives a power cut).")
+p()
+p("## Machine")
+p()
+cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+mem = sh("free -g | awk '/Mem:/ {print $2}'")
+p(f"- CPU: {cpu} × {os.cpu_count()} cores; memory: {mem} GiB; {platform.system()} {platform.release()}")
+p(f"- {sh('rustc --version')}; Node {sh('node --version')}; {sh('psql --version')}; "
+  f"{sh('redis-server --version').split(' sha=')[0]}")
+p()
+p("Reproduce: `scripts/bench` (full, about 40 minutes) or `scripts/bench --quick` (under two minutes).")
+p()
+
+# Targets.
+p("## Targets")
+p()
+p("| target | measured | verdict |")
+p("|---|---|---|")
+s_f, f_f, i_f = sustained(fan["Salon"]), sustained(fan["floor"]), sustained(fan["Socket.IO"])
+s_rate = s_f["deliveries_per_s"] if s_f else None
+f_rate = f_f["deliveries_per_s"] if f_f else None
+i_rate = i_f["deliveries_per_s"] if i_f else None
+verdict = lambda ok: "met" if ok else "missed"
+r1 = s_rate / f_rate if s_rate and f_rate else None
+r2 = s_rate / i_rate if s_rate and i_rate else None
+p(f"| fanout, 1,000 subscribers: sustained deliveries ≥ 0.8 × floor | Salon {fmt(s_rate, 0)}/s, floor "
+  f"{fmt(f_rate, 0)}/s: **{ratio(s_rate, f_rate)} ×** | {verdict(r1 and r1 >= 0.8)} |")
+p(f"| … and ≥ 2 × Socket.IO | Socket.IO {fmt(i_rate, 0)}/s: **{ratio(s_rate, i_rate)} ×** | "
+  f"{verdict(r2 and r2 >= 2)} |")
+s100, f100 = at_offered(fan["Salon"], 100_000), at_offered(fan["floor"], 100_000)
+r3 = s100["p99_ms"] / f100["p99_ms"] if s100 and f100 and f100["p99_ms"] else None
+p(f"| fanout p99 at 100k deliveries/s ≤ 1.5 × floor's | Salon {fmt(s100 and s100['p99_ms'], 2)} ms, floor "
+  f"{fmt(f100 and f100['p99_ms'], 2)} ms: **{ratio(s100 and s100['p99_ms'], f100 and f100['p99_ms'])} ×** | "
+  f"{verdict(r3 is not None and r3 <= 1.5)} |")
+lossless = all(r["lost"] == 0 and r["duplicated"] == 0 and r["out_of_order"] == 0 for r in fan["Salon"])
+p(f"| fanout: nothing lost, duplicated or reordered | Salon, every point: "
+  f"{'none' if lossless else 'see the table'} | {verdict(lossless)} |")
+for label in ("sqlite", "postgres"):
+    c = pick("chat", "salon", label)
+    if c:
+        c = c[0]
+        ok = c["p99_ms"] <= 25 and c["ack_p99_ms"] <= 10 and c["lost"] == 0
+        p(f"| chat ({label}), {fmt(c['connections'])} sockets, {fmt(c['messages_per_s'], 0)} msg/s: p99 ≤ 25 ms, "
+          f"ack p99 ≤ 10 ms, nothing lost | p99 {fmt(c['p99_ms'], 2)} ms, ack p99 {fmt(c['ack_p99_ms'], 2)} ms, "
+          f"lost {c['lost']} | {verdict(ok)} |")
+idle = pick("idle", "salon")
+if idle:
+    idle = idle[0]
+    p(f"| idle: ≤ 8 KiB RSS per authenticated socket at 15,000 | {fmt(idle['rss_per_socket_kib'], 2)} KiB at "
+      f"{fmt(idle['connections'])} sockets | {verdict(idle['rss_per_socket_kib'] <= 8)} |")
+for label in ("sqlite", "postgres"):
+    s = pick("persist", "salon", label)
+    c = pick("persist-ceiling", None, label)
+    if s and c:
+        s, c = s[0], c[0]
+        r = s["acks_per_s"] / c["transactions_per_s"] if c["transactions_per_s"] else None
+        p(f"| persist ({label}): ≥ 0.8 × raw SQL, p99 ack < 20 ms | {fmt(s['acks_per_s'], 0)} acks/s vs "
+          f"{fmt(c['transactions_per_s'], 0)} tx/s raw: **{ratio(s['acks_per_s'], c['transactions_per_s'])} ×**, "
+          f"p99 {fmt(s['p99_ms'], 2)} ms | {verdict(r and r >= 0.8 and s['p99_ms'] < 20)} |")
+for r in pick("revoke", "salon"):
+    ok = r["deliveries_after_removal"] == 0 and r["removal_p99_ms"] < 10
+    where = f"{r['nodes']} nodes" if r["nodes"] > 1 else r.get("label", "")
+    p(f"| revoke ({where}): zero deliveries after removal, removal p99 < 10 ms | "
+      f"{r['deliveries_after_removal']} after, p99 {fmt(r['removal_p99_ms'], 2)} ms | {verdict(ok)} |")
+sc, ic = sustained(clu["Salon (3 nodes)"]), sustained(clu["Socket.IO (2 nodes)"])
+common = None
+for pnt in sorted(clu["Salon (3 nodes)"], key=lambda x: -x["offered_per_s"]):
+    single = at_offered(fan["Salon"], pnt["offered_per_s"])
+    if single and pnt in [x for x in clu["Salon (3 nodes)"] if x["lost"] == 0] and single["lost"] == 0:
+        common = (pnt, single)
+        break
+if common:
+    c, s1 = common
+    r = c["p99_ms"] / s1["p99_ms"] if s1["p99_ms"] else None
+    p(f"| cluster: cross-node p99 ≤ 2 × single-node p99 at the same load | at {fmt(c['offered_per_s'], 0)} "
+      f"deliveries/s: {fmt(c['p99_ms'], 2)} ms vs {fmt(s1['p99_ms'], 2)} ms: **{ratio(c['p99_ms'], s1['p99_ms'])} ×** "
+      f"| {verdict(r is not None and r <= 2)} |")
+sc_rate, ic_rate = (sc or {}).get("deliveries_per_s"), (ic or {}).get("deliveries_per_s")
+rc = sc_rate / ic_rate if sc_rate and ic_rate else None
+p(f"| cluster: ≥ 2 × Socket.IO's sustained deliveries on two nodes | Salon {fmt(sc_rate, 0)}/s, Socket.IO "
+  f"{fmt(ic_rate, 0)}/s: **{ratio(sc_rate, ic_rate)} ×** | {verdict(rc and rc >= 2)} |")
+p()
+
+# Plots.
+p("## Plots")
+p()
+for key in ("fanout_p99", "fanout_rate", "cluster_p99", "cluster_rate"):
+    if plots[key]:
+        p(f"![{key}]({plots[key]})")
+        p()
+
+# Tables.
+p("## Every run")
+p()
+p("| scenario | server | label | sockets | offered/s | delivered/s | lost | dup | disorder | p50 ms | p99 ms | p99.9 ms | RSS MiB | more |")
+p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+extra_keys = ["ack_p50_ms", "ack_p99_ms", "acks_per_s", "rss_per_socket_kib", "removal_p50_ms", "removal_p99_ms",
+              "deliveries_after_removal", "transactions_per_s", "messages_per_s"]
+for r in rows:
+    more = ", ".join(f"{k}={r[k]}" for k in extra_keys if k in r and r[k] is not None)
+    server = r.get("target", "") + (f" ×{r['nodes']}" if r.get("nodes", 1) > 1 else "")
+    p(f"| {r.get('scenario')} | {server} | {r.get('label', '')} | {fmt(r.get('connections'))} | "
+      f"{fmt(r.get('offered_per_s'), 0)} | {fmt(r.get('deliveries_per_s'), 0)} | {fmt(r.get('lost'))} | "
+      f"{fmt(r.get('duplicated'))} | {fmt(r.get('out_of_order'))} | {fmt(r.get('p50_ms'), 2)} | "
+      f"{fmt(r.get('p99_ms'), 2)} | {fmt(r.get('p999_ms'), 2)} | {fmt(r.get('server_rss_mib'), 1)} | {more} |")
+p()
+notes = os.path.join(os.path.dirname(out_dir), "benchmarks-notes.md")
+if os.path.exists(notes):
+    p(open(notes).read())
