@@ -337,6 +337,25 @@ async fn redis_restarted_mid_stream_loses_nothing() {
     assert!(!metrics.contains("salon_bus_reconnects_total 0\n"), "{metrics}");
 }
 
+/// A quiet, healthy cluster keeps its Redis subscription: the subscriber checks its
+/// connection with a PING every heartbeat, and a subscribed connection's answer to it
+/// (`["pong", ""]`) is an answer, not a failure. (Mistaking it dropped the subscription,
+/// and with it the nodes' trust, at every check.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_node_keeps_its_subscription() {
+    let c = Cluster::start(2, shared_redis()).await;
+    let stats = || c.node(0).services.bus.stats().expect("cluster mode");
+    let heard = stats().received.load(std::sync::atomic::Ordering::Relaxed);
+    // Both nodes' heartbeats arrive every 200 ms: twenty of them span ten PINGs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stats().received.load(std::sync::atomic::Ordering::Relaxed) < heard + 20 {
+        assert!(Instant::now() < deadline, "heartbeats stopped arriving");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats().reconnects.load(std::sync::atomic::Ordering::Relaxed), 0, "the subscription dropped");
+    assert_eq!(bus_state(&c.node(0).base).await.as_deref(), Some("healthy"));
+}
+
 /// Only the subscriptions drop (Redis kills the pub/sub connections; publishing goes on):
 /// whatever a node missed meanwhile, it fills from the database. Simulated exactly: the
 /// messages are stored without being published at all, so only the catch-up that follows

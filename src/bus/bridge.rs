@@ -45,9 +45,6 @@ const BATCH: usize = 512;
 /// Queued messages kept while Redis is unreachable; beyond, events are dropped (removals,
 /// grants and closes never are) and the others catch up from the database instead.
 const MAX_PENDING: usize = 100_000;
-/// How often the subscriber checks its connection with a PING.
-const PING_EVERY: Duration = Duration::from_secs(5);
-const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// Channels per SUBSCRIBE command.
 const SUBSCRIBE_CHUNK: usize = 1000;
 
@@ -486,7 +483,8 @@ impl Bridge {
             self.request_reconcile();
             self.subscribed.store(true, Ordering::Release);
             self.ever_subscribed.store(true, Ordering::Release);
-            let mut ping = tokio::time::interval(PING_EVERY);
+            // The subscriber checks its own connection as often as the node says it is alive.
+            let mut ping = tokio::time::interval(Duration::from_millis(self.config.heartbeat_ms));
             ping.tick().await;
             loop {
                 tokio::select! {
@@ -511,7 +509,9 @@ impl Bridge {
                         let _ = barrier.send(());
                     }
                     _ = ping.tick() => {
-                        let alive = tokio::time::timeout(PING_TIMEOUT, sink.ping::<String>()).await;
+                        // Any answer will do: a subscribed RESP2 connection answers a PING
+                        // with `["pong", ""]`, not `PONG`.
+                        let alive = tokio::time::timeout(Duration::from_millis(self.config.peer_timeout_ms), sink.ping::<redis::Value>()).await;
                         if !matches!(alive, Ok(Ok(_))) {
                             break;
                         }
