@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -123,6 +124,13 @@ impl App {
         );
         let gateway = Arc::new(GatewayState::new(config.gateway.clone(), config.allowed_origins(), stop_rx.clone()));
         let router = http::router(AppState { services: services.clone(), gateway }, config.http.max_body_bytes);
+        // Nagle's algorithm holds back small frames waiting for an ACK; a chat server sends
+        // nothing but small frames, so every accepted socket goes out without delay.
+        let listener = listener.tap_io(|socket| {
+            if let Err(e) = socket.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stopped(stop_rx.clone()));
         let grace = Duration::from_secs(config.http.shutdown_grace_seconds);
