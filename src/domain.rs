@@ -19,6 +19,33 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
     Invalid { field, message: message.into() }
 }
 
+/// A hasher for maps keyed by identifiers on hot paths (the hub, the gateway's sessions):
+/// identifiers are random numbers the server chose, so one multiplication spreads them and
+/// no client can pick keys that collide. (The std hasher's DoS protection costs more than
+/// the rest of a delivery's bookkeeping.)
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.0 = n as u64;
+    }
+}
+
+pub type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
+pub type IdMap<K, V> = std::collections::HashMap<K, V, IdBuildHasher>;
+pub type IdSet<K> = std::collections::HashSet<K, IdBuildHasher>;
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

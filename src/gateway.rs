@@ -20,7 +20,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -37,7 +40,7 @@ use salon_protocol::gateway::{ClientFrame, ClientPresence, GATEWAY_VERSION, Pres
 use salon_protocol::{ConversationId, ErrorCode};
 
 use crate::config::GatewayConfig;
-use crate::domain::AccountId;
+use crate::domain::{AccountId, IdMap};
 use crate::http::{ApiError, AppState, ClientAddr};
 use crate::hub::{Event, Outbound, SessionHandle, encode};
 use crate::services::{self, Caller};
@@ -131,7 +134,7 @@ pub async fn upgrade(
     };
     let limit = gateway.config.max_frame_bytes;
     // tungstenite's default buffers cost ~90 KB per socket; most frames are small.
-    ws.read_buffer_size(4 * 1024)
+    ws.read_buffer_size(512)
         .write_buffer_size(4 * 1024)
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -216,31 +219,41 @@ async fn run(socket: WebSocket, state: AppState) {
         return close_with(&mut sink, close::SESSION_ENDED, "session ended").await;
     }
     let per_second = NonZeroU32::new(config.frames_per_second).expect("validated");
-    let mut session = Session {
+    let last_heard = Arc::new(AtomicI64::new(crate::domain::now_ms()));
+    let reader = Reader {
         state: state.clone(),
         handle: handle.clone(),
-        caller,
-        delivered: HashMap::new(),
+        account: caller.id(),
         limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(per_second.saturating_mul(TWO))),
         violations: 0,
         typing: HashMap::new(),
         presence: (PresenceStatus::Online, Instant::now() - PRESENCE_INTERVAL),
-        sink,
+        last_heard: last_heard.clone(),
     };
-    let outcome = session.serve(&mut stream, rx, resume).await;
+    let mut session =
+        Session { state: state.clone(), handle: handle.clone(), caller, delivered: IdMap::default(), sink, last_heard };
     let account = session.caller.id();
-    let conversations: Vec<ConversationId> = session.delivered.keys().copied().collect();
+    // The writer answers `hello` (ready, resume) before client frames are read.
+    let mut reading = None;
+    let outcome = match session.ready(resume).await {
+        Ok(()) => {
+            let task = tokio::spawn(reader.run(stream));
+            let outcome = session.serve(rx).await;
+            reading = Some(task);
+            outcome
+        }
+        Err(e) => Err(e),
+    };
+    let conversations = handle.subscriptions();
     if let Err((code, reason)) = outcome {
         close_with(&mut session.sink, code, reason).await;
-        // The closing handshake: let the client read the code and answer, briefly.
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(Ok(message)) = stream.next().await {
-                if matches!(message, WsMessage::Close(_)) {
-                    break;
-                }
-            }
-        })
-        .await;
+    }
+    // The closing handshake: let the client read the code and answer, briefly; the reader
+    // ends on its close frame.
+    if let Some(mut task) = reading
+        && tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err()
+    {
+        task.abort();
     }
     if hub.unregister(&handle) {
         announce_presence(&state, account, &conversations, PresenceStatus::Offline);
@@ -278,19 +291,46 @@ pub async fn reconcile(services: &services::Services) -> Result<(), services::Er
     Ok(())
 }
 
+/// The writing half of a socket: owns the sink and the queue the hub fills, and decides
+/// what may be written, in order.
 struct Session {
     state: AppState,
     handle: Arc<SessionHandle>,
     caller: Caller,
     /// The last sequence written per conversation: the session's view of what it may
     /// send, and the order guard.
-    delivered: HashMap<ConversationId, i64>,
+    delivered: IdMap<ConversationId, i64>,
+    sink: Sink,
+    /// When the client was last heard from (Unix ms, set by the reader).
+    last_heard: Arc<AtomicI64>,
+}
+
+/// The reading half of a socket, in its own task: client frames, each through the
+/// services; answers go through the socket's queue like every other frame, so the writer
+/// stays the only one writing. It is woken only when the client sends something.
+struct Reader {
+    state: AppState,
+    handle: Arc<SessionHandle>,
+    account: AccountId,
     limiter: DefaultDirectRateLimiter,
     violations: u32,
     typing: HashMap<ConversationId, Instant>,
     /// The presence last forwarded, and when.
     presence: (PresenceStatus, Instant),
-    sink: Sink,
+    last_heard: Arc<AtomicI64>,
+}
+
+/// The reason sent with a close code.
+fn reason_for(code: u16) -> &'static str {
+    match code {
+        close::SLOW_CONSUMER => "too slow to read",
+        close::SESSION_ENDED => "session ended",
+        close::PROTOCOL_VIOLATION => "hello was already received",
+        close::RATE_LIMITED => "too many frames",
+        1003 => "binary frames are not part of the protocol",
+        1009 => "frame too large",
+        _ => "closed",
+    }
 }
 
 /// Why a session ends: a close code and reason to send, or `Ok` when the peer left.
@@ -306,78 +346,41 @@ impl Session {
     }
 
     async fn write_text(&mut self, text: Utf8Bytes) -> Ended {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(WsMessage::Text(text))).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err((1011, "write failed")),
-            Err(_) => Err((close::SLOW_CONSUMER, "too slow to read")),
-        }
+        written(within(WRITE_TIMEOUT, self.sink.feed(WsMessage::Text(text))).await)
     }
 
     async fn flush(&mut self) -> Ended {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err((1011, "write failed")),
-            Err(_) => Err((close::SLOW_CONSUMER, "too slow to read")),
-        }
+        written(within(WRITE_TIMEOUT, self.sink.flush()).await)
     }
 
-    async fn serve(
-        &mut self,
-        stream: &mut Stream,
-        mut rx: mpsc::Receiver<Outbound>,
-        resume: BTreeMap<ConversationId, i64>,
-    ) -> Ended {
-        self.ready(resume).await?;
+    /// Writes what the hub queues for this socket until it must close.
+    async fn serve(&mut self, mut rx: mpsc::Receiver<Outbound>) -> Ended {
         let config = self.state.gateway.config.clone();
         let stopping = stopped(self.state.gateway.shutdown.clone());
         tokio::pin!(stopping);
         let mut heartbeat = tokio::time::interval(Duration::from_secs(config.heartbeat_seconds));
         heartbeat.tick().await;
-        let idle = Duration::from_secs(config.idle_timeout_seconds);
-        let mut last_heard = Instant::now();
+        let idle = (config.idle_timeout_seconds * 1000) as i64;
         let handle = self.handle.clone();
+        // Created once: re-creating it each turn would register a waiter every time.
+        let killed = handle.killed();
+        tokio::pin!(killed);
+        let mut shutdown = self.state.gateway.shutdown.clone();
         loop {
+            // The queue first: polling the kill and shutdown signals costs a lock each, too
+            // much per frame at fan-out rates. They still come first: each batch starts by
+            // checking both (two atomic loads), and an idle socket waits on them below.
             tokio::select! {
-                code = handle.killed() => {
-                    let reason = match code {
-                        close::SLOW_CONSUMER => "too slow to read",
-                        close::SESSION_ENDED => "session ended",
-                        _ => "closed",
-                    };
-                    return Err((code, reason));
-                }
-                _ = &mut stopping => return Err((close::GOING_AWAY, "server restarting: reconnect")),
-                _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > idle {
-                        return Err((close::IDLE_TIMEOUT, "idle"));
-                    }
-                    match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(WsMessage::Ping(Default::default()))).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return Err((1011, "write failed")),
-                        Err(_) => return Err((close::SLOW_CONSUMER, "too slow to read")),
-                    }
-                }
-                incoming = stream.next() => {
-                    last_heard = Instant::now();
-                    match incoming {
-                        None | Some(Ok(WsMessage::Close(_))) => return Ok(()),
-                        Some(Err(e)) => {
-                            let text = e.to_string();
-                            if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
-                                return Err((1009, "frame too large"));
-                            }
-                            return Ok(());
-                        }
-                        Some(Ok(WsMessage::Binary(_))) => return Err((1003, "binary frames are not part of the protocol")),
-                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                        Some(Ok(WsMessage::Text(text))) => {
-                            self.on_frame(&text).await?;
-                            self.flush().await?;
-                        }
-                    }
-                }
+                biased;
                 item = rx.recv() => {
                     let Some(item) = item else { return Ok(()) };
+                    if handle.is_closed() {
+                        let code = handle.close_code();
+                        return Err((code, reason_for(code)));
+                    }
+                    if shutdown.has_changed().unwrap_or(false) && *shutdown.borrow_and_update() {
+                        return Err((close::GOING_AWAY, "server restarting: reconnect"));
+                    }
                     self.on_outbound(item).await?;
                     // Coalesce what else is queued into the same write.
                     for _ in 0..WRITE_BATCH {
@@ -387,6 +390,14 @@ impl Session {
                         }
                     }
                     self.flush().await?;
+                }
+                code = &mut killed => return Err((code, reason_for(code))),
+                _ = &mut stopping => return Err((close::GOING_AWAY, "server restarting: reconnect")),
+                _ = heartbeat.tick() => {
+                    if crate::domain::now_ms() - self.last_heard.load(Ordering::Relaxed) > idle {
+                        return Err((close::IDLE_TIMEOUT, "idle"));
+                    }
+                    written(within(WRITE_TIMEOUT, self.sink.send(WsMessage::Ping(Default::default()))).await)?;
                 }
             }
         }
@@ -572,9 +583,10 @@ impl Session {
                     Err(_) => Err((1011, "server error")),
                 }
             }
+            Outbound::Reply(text) => self.write_text(text).await,
+            Outbound::Close(code) => Err((code, reason_for(code))),
             Outbound::Removed(conversation) => {
                 self.delivered.remove(&conversation);
-                self.typing.remove(&conversation);
                 self.write(&ServerFrame::ConversationRemoved { conversation_id: conversation }).await
             }
         }
@@ -589,26 +601,68 @@ impl Session {
         stats.fanout_latency.observe(Duration::from_micros(latency));
         Ok(())
     }
+}
 
-    async fn on_frame(&mut self, text: &str) -> Ended {
+impl Reader {
+    /// Reads client frames until the client leaves or breaks the protocol, then has the
+    /// writer close the socket with the right code.
+    async fn run(mut self, mut stream: Stream) {
+        let code = loop {
+            let incoming = stream.next().await;
+            self.last_heard.store(crate::domain::now_ms(), Ordering::Relaxed);
+            match incoming {
+                None | Some(Ok(WsMessage::Close(_))) => break 1000,
+                Some(Err(e)) => {
+                    let text = e.to_string();
+                    let too_large = text.contains("too long") || text.contains("Space limit") || text.contains("size");
+                    break if too_large { 1009 } else { 1000 };
+                }
+                Some(Ok(WsMessage::Binary(_))) => break 1003,
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                Some(Ok(WsMessage::Text(text))) => match self.on_frame(&text).await {
+                    Ok(Some(answer)) => self.reply(&answer),
+                    Ok(None) => {}
+                    Err(code) => break code,
+                },
+            }
+        };
+        self.handle.close_after_queued(code);
+        // Until the writer has closed: its close frame's answer ends the closing handshake.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Queues an answer to the client.
+    fn reply(&self, frame: &ServerFrame) {
+        self.handle.reply(encode(frame));
+    }
+
+    /// Handles one client frame; `Ok(Some(frame))` is the answer to queue, `Err(code)` closes.
+    async fn on_frame(&mut self, text: &str) -> Result<Option<ServerFrame>, u16> {
         if self.limiter.check().is_err() {
             self.violations += 1;
             let sustained = 4 * self.state.gateway.config.frames_per_second;
             if self.violations > sustained {
-                return Err((close::RATE_LIMITED, "too many frames"));
+                return Err(close::RATE_LIMITED);
             }
-            return self.write(&error_frame(None, ErrorCode::RateLimited, "too many frames; slow down")).await;
+            return Ok(Some(error_frame(None, ErrorCode::RateLimited, "too many frames; slow down")));
         }
         self.violations = 0;
         let frame = match parse(text) {
             Ok(frame) => frame,
-            Err((code, message)) => return self.write(&error_frame(None, code, message)).await,
+            Err((code, message)) => return Ok(Some(error_frame(None, code, message))),
         };
-        let account = self.account();
+        let account = self.account;
         let services = self.state.services.clone();
         match frame {
-            ClientFrame::Hello { .. } => Err((close::PROTOCOL_VIOLATION, "hello was already received")),
-            ClientFrame::Ping { reference } => self.write(&ServerFrame::Pong { reference }).await,
+            ClientFrame::Hello { .. } => Err(close::PROTOCOL_VIOLATION),
+            ClientFrame::Ping { reference } => Ok(Some(ServerFrame::Pong { reference })),
             ClientFrame::Send { reference, conversation_id, body, client_id, reply_to, mentions } => {
                 let posted =
                     services.messages.post(account, conversation_id, body, client_id, reply_to, mentions).await;
@@ -622,29 +676,29 @@ impl Session {
                     },
                     Err(e) => service_error(reference, e),
                 };
-                self.write(&frame).await
+                Ok(Some(frame))
             }
             ClientFrame::Read { conversation_id, seq } => {
                 match services.messages.mark_read(account, conversation_id, seq).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => self.write(&service_error(None, e)).await,
+                    Ok(_) => Ok(None),
+                    Err(e) => Ok(Some(service_error(None, e))),
                 }
             }
             ClientFrame::Typing { conversation_id } => {
                 if self.typing.get(&conversation_id).is_some_and(|at| at.elapsed() < TYPING_INTERVAL) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let allowed = match services.membership.conversation(account, conversation_id).await {
                     Ok(access) => access.require_write(),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = allowed {
-                    return self.write(&service_error(None, e)).await;
+                    return Ok(Some(service_error(None, e)));
                 }
                 self.typing.insert(conversation_id, Instant::now());
                 let frame = ServerFrame::Typing { conversation_id, account_id: account };
                 services.bus.publish(conversation_id, Event::new(Some(conversation_id), None, &frame));
-                Ok(())
+                Ok(None)
             }
             ClientFrame::Presence { status } => {
                 let status = match status {
@@ -655,18 +709,43 @@ impl Session {
                 // to every conversation the account is in.
                 let (previous, at) = self.presence;
                 if previous == status || at.elapsed() < PRESENCE_INTERVAL {
-                    return Ok(());
+                    return Ok(None);
                 }
                 self.presence = (status, Instant::now());
-                let ids: Vec<ConversationId> = self.delivered.keys().copied().collect();
+                let ids = self.handle.subscriptions();
                 announce_presence(&self.state, account, &ids, status);
-                Ok(())
+                Ok(None)
             }
         }
     }
 }
 
 /// Resolves once the node starts shutting down.
+/// `future`'s output, or `Err` when it has not finished within `limit`. Unlike
+/// `tokio::time::timeout`, it reads the clock and arms a timer only when `future` does not
+/// finish at once, which is nearly always for a socket write: that saves two clock reads
+/// and a runtime-handle clone per frame.
+async fn within<F: Future>(limit: Duration, future: F) -> Result<F::Output, ()> {
+    let mut future = std::pin::pin!(future);
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit))).as_mut().poll(cx).map(|()| Err(()))
+    })
+    .await
+}
+
+/// A write's outcome as the session's verdict.
+fn written<E>(outcome: Result<Result<(), E>, ()>) -> Ended {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err((1011, "write failed")),
+        Err(()) => Err((close::SLOW_CONSUMER, "too slow to read")),
+    }
+}
+
 async fn stopped(mut rx: watch::Receiver<bool>) {
     loop {
         if *rx.borrow_and_update() {

@@ -13,7 +13,7 @@
 //! conversation is in its `subscriptions`, which `revoke` clears before returning.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use crate::crypto::TokenHash;
-use crate::domain::{AccountId, ConversationId, now_us};
+use crate::domain::{AccountId, ConversationId, IdBuildHasher, IdSet, now_us};
 use crate::metrics::Histogram;
 use salon_protocol::gateway::{ServerFrame, close};
 
@@ -68,12 +68,17 @@ pub enum Outbound {
     /// The conversation's messages go up to this sequence: fill what is missing from the
     /// store (after the node may have missed events).
     CatchUp(ConversationId, i64),
+    /// An answer to a client frame (ack, error, pong), written in turn.
+    Reply(Utf8Bytes),
+    /// Close the socket with this code once what was queued before is written.
+    Close(u16),
 }
 
 impl Outbound {
     fn cost(&self) -> usize {
         match self {
             Outbound::Event(e) => e.text.len(),
+            Outbound::Reply(text) => text.len(),
             _ => 64,
         }
     }
@@ -89,7 +94,7 @@ pub struct QueueLimits {
 /// A socket's conversations, and whether it has left (after which nothing subscribes it).
 #[derive(Default)]
 struct Subscriptions {
-    set: HashSet<ConversationId>,
+    set: IdSet<ConversationId>,
     gone: bool,
 }
 
@@ -104,8 +109,8 @@ pub struct SessionHandle {
     max_bytes: usize,
     /// Conversations this socket may receive events of. Changed only by the hub.
     subscriptions: Mutex<Subscriptions>,
+    /// 0 while open; the close code once the hub has decided to close the socket.
     close_code: AtomicU16,
-    closed: AtomicBool,
     kill: Notify,
 }
 
@@ -113,6 +118,22 @@ impl SessionHandle {
     /// Whether an event of `conversation` may still be written to this socket.
     pub fn subscribed(&self, conversation: ConversationId) -> bool {
         self.subscriptions.lock().expect("not poisoned").set.contains(&conversation)
+    }
+
+    /// Queues an answer to one of the client's frames.
+    pub fn reply(&self, text: Utf8Bytes) {
+        self.push(Outbound::Reply(text));
+    }
+
+    /// Closes the socket with `code` after what is already queued (the reader's verdict:
+    /// answers it queued before go out first).
+    pub fn close_after_queued(&self, code: u16) {
+        self.push(Outbound::Close(code));
+    }
+
+    /// The conversations this socket is subscribed to.
+    pub fn subscriptions(&self) -> Vec<ConversationId> {
+        self.subscriptions.lock().expect("not poisoned").set.iter().copied().collect()
     }
 
     /// Marks `bytes` of queued frames as written.
@@ -124,22 +145,27 @@ impl SessionHandle {
     pub async fn killed(&self) -> u16 {
         loop {
             let notified = self.kill.notified();
-            if self.closed.load(Ordering::Acquire) {
-                return self.close_code.load(Ordering::Acquire);
+            if self.is_closed() {
+                return self.close_code();
             }
             notified.await;
         }
     }
 
     pub fn close(&self, code: u16) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            self.close_code.store(code, Ordering::Release);
+        debug_assert_ne!(code, 0, "0 means open");
+        if self.close_code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             self.kill.notify_waiters();
         }
     }
 
+    /// The code the hub closed this socket with (meaningful once `is_closed`).
+    pub fn close_code(&self) -> u16 {
+        self.close_code.load(Ordering::Acquire)
+    }
+
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.close_code() != 0
     }
 
     /// Queues without waiting; a full queue closes the socket as a slow consumer.
@@ -182,8 +208,8 @@ impl Default for HubStats {
 }
 
 pub struct Hub {
-    conversations: DashMap<ConversationId, Vec<Arc<SessionHandle>>>,
-    accounts: DashMap<AccountId, Vec<Arc<SessionHandle>>>,
+    conversations: DashMap<ConversationId, Vec<Arc<SessionHandle>>, IdBuildHasher>,
+    accounts: DashMap<AccountId, Vec<Arc<SessionHandle>>, IdBuildHasher>,
     next_id: AtomicU64,
     limits: QueueLimits,
     /// Where changes of interest go (cluster mode), never waited on.
@@ -194,8 +220,8 @@ pub struct Hub {
 impl Hub {
     pub fn new(limits: QueueLimits) -> Hub {
         Hub {
-            conversations: DashMap::new(),
-            accounts: DashMap::new(),
+            conversations: DashMap::default(),
+            accounts: DashMap::default(),
             next_id: AtomicU64::new(1),
             limits,
             interest: None,
@@ -228,7 +254,6 @@ impl Hub {
             max_bytes: self.limits.bytes,
             subscriptions: Mutex::new(Subscriptions::default()),
             close_code: AtomicU16::new(0),
-            closed: AtomicBool::new(false),
             kill: Notify::new(),
         });
         let first = {
