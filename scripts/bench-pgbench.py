@@ -2,8 +2,8 @@
 """The raw SQL ceiling of `persist` on PostgreSQL, for scripts/bench.
 
 Runs pgbench with the statements Salon's store runs to post a message (take the next
-sequence under the conversation's row lock, check access, insert, read the row back), in
-one transaction, against the database the persist scenario just used, with as many
+sequence under the conversation's row lock, checking access and reading the author's name
+and role in the same statement, then insert), in one transaction, against the database the persist scenario just used, with as many
 clients as Salon's connection pool. Prints one JSON line.
 
 usage: bench-pgbench.py DATABASE_URL SECONDS CLIENTS WORKDIR
@@ -36,10 +36,8 @@ script = f"""\\set k random(1, {len(pairs)})
 \\set author {case(1)}
 \\set id random(1, 9000000000000000000)
 BEGIN;
-UPDATE conversations SET last_seq = last_seq + 1 WHERE id = :conv RETURNING last_seq AS seq, locked \\gset
-SELECT 1 AS x FROM conversations c WHERE c.id = :conv AND c.id IN ({visible});
+UPDATE conversations SET last_seq = last_seq + 1 WHERE id = :conv AND NOT locked AND id IN ({visible}) RETURNING last_seq AS seq, (SELECT a.display_name FROM accounts a WHERE a.id = :author) AS author_name, (SELECT wm.role FROM workspace_members wm WHERE wm.workspace_id = conversations.workspace_id AND wm.account_id = :author) AS author_role \\gset
 INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) VALUES (:id, :conv, :seq, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0);
-SELECT m.id, m.conversation_id, m.seq, m.author_id, a.display_name, wm.role, m.body, m.reply_to, m.client_id, m.created_at, m.edited_at, m.deleted_at FROM messages m JOIN accounts a ON a.id = m.author_id JOIN conversations c ON c.id = m.conversation_id LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = m.author_id WHERE m.id = :id;
 COMMIT;
 """
 path = os.path.join(work, "post.sql")

@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 use salon::config::{Backend, DatabaseConfig, Secret};
 use salon::crypto::{Token, TokenHash, random_id};
-use salon::domain::{AccountId, AuditAction, DisplayName, Email, Role, WorkspaceId, WorkspaceName};
-use salon::store::{self, NewAudit, NewMail, NewSignup, Store, StoreError};
+use salon::domain::{
+    AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, MessageId, Role, WorkspaceId,
+    WorkspaceName,
+};
+use salon::store::{self, NewAudit, NewConversation, NewMail, NewMessage, NewSignup, Posted, Store, StoreError};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -23,6 +26,7 @@ on_both_backends!(
     concurrent_promotions_never_exceed_the_seat_limit,
     concurrent_demotions_always_leave_an_owner,
     each_mail_is_claimed_once,
+    concurrent_posts_number_gaplessly_and_fail_alone,
 );
 
 async fn open(backend: Backend) -> Arc<dyn Store> {
@@ -317,4 +321,67 @@ async fn each_mail_is_claimed_once(backend: Backend) {
     assert!(!due.contains(&sent) && !due.contains(&failed));
     let retried = store.claim_mail(5_000, 6_000, 100).await.unwrap();
     assert!(retried.iter().any(|m| m.id == failed && m.attempts == 2));
+}
+
+/// Posts racing each other (on SQLite they share group commits) each get the next number
+/// exactly once, and a post that fails (an outsider's, one to a closed conversation, a
+/// resend) fails alone and takes no number.
+async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let outsider = account(&store, "outsider@example.com").await;
+    let ws = WorkspaceId(random_id());
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
+    let conversation = |title: &str| NewConversation {
+        id: ConversationId(random_id()),
+        workspace_id: ws,
+        kind: ConversationKind::Thread,
+        title: title.into(),
+        created_by: owner,
+        created_at: 0,
+        direct_key: None,
+        groups: vec![],
+        participants: vec![owner],
+        members: vec![],
+    };
+    let open_one = store.create_conversation(conversation("open"), &[]).await.unwrap().id;
+    let closed = store.create_conversation(conversation("closed"), &[]).await.unwrap().id;
+    store.update_conversation(closed, None, Some(true)).await.unwrap();
+    let post = |conversation, author, body: String, client_id: Option<&str>| NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: conversation,
+        author,
+        body,
+        reply_to: None,
+        client_id: client_id.map(str::to_owned),
+        mentions: vec![],
+        created_at: 1,
+    };
+    let first = store.post_message(post(open_one, owner, "first".into(), Some("c-1"))).await.unwrap();
+    assert!(matches!(first, Posted::Created(ref m) if m.seq == 1 && m.author.role == Some(Role::Owner)));
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let new = match i % 5 {
+            0 => post(open_one, outsider, format!("outsider {i}"), None),
+            1 => post(closed, owner, format!("closed {i}"), None),
+            2 => post(open_one, owner, "first".into(), Some("c-1")),
+            _ => post(open_one, owner, format!("m {i}"), Some(&format!("k-{i}"))),
+        };
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { (i % 5, store.post_message(new).await) }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (0, Err(StoreError::NotFound)) | (1, Err(StoreError::Locked)) => {}
+            (2, Ok(Posted::Existing(m))) => assert_eq!(m.seq, 1),
+            (3 | 4, Ok(Posted::Created(m))) => seqs.push(m.seq),
+            (kind, other) => panic!("post of kind {kind}: unexpected {other:?}"),
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (2..=81).collect::<Vec<i64>>(), "80 posts numbered 2 to 81, once each");
+    let stored = store.messages(open_one, 1, 100).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=81).collect::<Vec<i64>>());
+    assert_eq!(store.conversation(closed).await.unwrap().unwrap().last_seq, 0, "a closed conversation takes no number");
 }

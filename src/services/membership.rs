@@ -127,11 +127,7 @@ impl Membership {
 
     /// The conversation, if the caller can see it; `NotFound` otherwise.
     pub async fn conversation(&self, caller: AccountId, id: ConversationId) -> Result<Access> {
-        if !self.store.can_see(caller, id).await? {
-            return Err(Error::NotFound);
-        }
-        let conversation = self.store.conversation(id).await?.ok_or(Error::NotFound)?;
-        let role = self.store.member_role(conversation.workspace_id, caller).await?;
+        let (conversation, role) = self.store.access(caller, id).await?.ok_or(Error::NotFound)?;
         Ok(Access { conversation, role })
     }
 

@@ -555,6 +555,13 @@ pub trait ConversationStore: Send + Sync {
     /// The access rule: a direct participant, or a member of a group the conversation is
     /// addressed to.
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool>;
+    /// The conversation and `account`'s role in its workspace, if `account` can see it
+    /// (the access rule of `can_see`), in one query: the gate's read on every call.
+    async fn access(
+        &self,
+        account: AccountId,
+        conversation: ConversationId,
+    ) -> Result<Option<(ConversationRow, Option<Role>)>>;
     /// The ids of every conversation `account` can see (the access rule, nothing more).
     async fn visible_ids(&self, account: AccountId) -> Result<Vec<ConversationId>>;
     /// The newest sequence of each of these conversations.

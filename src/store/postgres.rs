@@ -8,7 +8,7 @@ use sqlx::{Pool, Postgres};
 
 use crate::config::{Backend, DatabaseConfig};
 use crate::domain::{AccountId, WorkspaceId};
-use crate::store::{MessageRow, Result, SearchStore, Store, migrator};
+use crate::store::{MessageRow, NewMessage, Posted, Result, SearchStore, Store, migrator};
 
 type Db = Postgres;
 type ThisStore = PgStore;
@@ -38,6 +38,12 @@ impl PgStore {
 
     fn reader(&self) -> &Pool<Postgres> {
         &self.pool
+    }
+
+    /// One post, one transaction: concurrent posts commit side by side (PostgreSQL
+    /// groups their WAL flushes itself).
+    async fn post(&self, new: NewMessage) -> Result<Posted> {
+        shared::post_alone(&self.pool, &new).await
     }
 }
 

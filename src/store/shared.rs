@@ -1180,6 +1180,24 @@ impl ConversationStore for ThisStore {
         Ok(row.is_some())
     }
 
+    async fn access(&self, account: AccountId, id: ConversationId) -> Result<Option<(ConversationRow, Option<Role>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
+             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
+             WHERE c.id = $2 AND EXISTS ( \
+               SELECT 1 FROM conversation_participants cp WHERE cp.conversation_id = c.id AND cp.account_id = $1 \
+               UNION ALL SELECT 1 FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
+               WHERE cg.conversation_id = c.id AND gm.account_id = $1)"
+        ))
+        .bind(account.0)
+        .bind(id.0)
+        .fetch_optional(self.reader())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: Option<String> = row.try_get("my_role")?;
+        Ok(Some((conversation(&row)?, role.as_deref().map(parse_role).transpose()?)))
+    }
+
     async fn visible_ids(&self, account: AccountId) -> Result<Vec<ConversationId>> {
         let rows = sqlx::query(&visible_ids("$1")).bind(account.0).fetch_all(self.reader()).await?;
         rows.iter().map(|r| Ok(ConversationId(r.try_get(0)?))).collect()
@@ -1357,77 +1375,115 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
     })
 }
 
-#[async_trait]
-impl MessageStore for ThisStore {
-    async fn post_message(&self, new: NewMessage) -> Result<Posted> {
-        let mut tx = self.writer().begin().await?;
-        // Taking the next number is also taking the conversation's row lock: concurrent
-        // posters (and removals, which take it too) queue here, and a rolled-back post
-        // gives its number back.
-        let Some(bumped) =
-            sqlx::query("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, locked")
-                .bind(new.conversation_id.0)
-                .fetch_optional(&mut *tx)
-                .await?
-        else {
-            return Err(StoreError::NotFound);
-        };
-        // A resend is answered with the original even if the conversation closed since.
-        if let Some(client_id) = &new.client_id {
-            let existing = sqlx::query(&format!(
-                "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
-            ))
-            .bind(new.conversation_id.0)
-            .bind(new.author.0)
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                let existing = message(&row)?;
-                return Ok(if existing.body == new.body { Posted::Existing(existing) } else { Posted::ClientIdReused });
-            }
+/// Posts one message inside the caller's transaction. It changes nothing unless it
+/// returns `Posted::Created`, except when `new` carries a client id and the answer is
+/// `Existing` or `ClientIdReused`: then the sequence number was taken, and the caller
+/// rolls back (the transaction, or a savepoint around this call).
+///
+/// Four statements on the common path: take the next number (which is also taking the
+/// conversation's row lock, and checks access, the lock and reads the author's name and
+/// role in the same statement), insert, mentions if any; nothing is read back.
+pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Posted> {
+    // Concurrent posters (and removals, which take the row too) queue here; a removal
+    // that committed first wins, and a post that is rolled back gives its number back.
+    let bumped = sqlx::query(&format!(
+        "UPDATE conversations SET last_seq = last_seq + 1 \
+         WHERE id = $1 AND NOT locked AND id IN ({}) \
+         RETURNING last_seq, \
+           (SELECT a.display_name FROM accounts a WHERE a.id = $2) AS author_name, \
+           (SELECT wm.role FROM workspace_members wm \
+             WHERE wm.workspace_id = conversations.workspace_id AND wm.account_id = $2) AS author_role",
+        visible_ids("$2")
+    ))
+    .bind(new.conversation_id.0)
+    .bind(new.author.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // A resend is answered with the original, even if the conversation closed since.
+    if let Some(client_id) = &new.client_id {
+        let existing = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
+        ))
+        .bind(new.conversation_id.0)
+        .bind(new.author.0)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let existing = message(&row)?;
+            return Ok(if existing.body == new.body { Posted::Existing(existing) } else { Posted::ClientIdReused });
         }
-        // Access is checked again under the row lock: a removal that committed first wins.
-        let allowed = sqlx::query(&format!(
-            "SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND c.id IN ({})",
+    }
+    let Some(bumped) = bumped else {
+        // Closed, or not there for this author: which one, only if the author may see it.
+        let locked = sqlx::query(&format!(
+            "SELECT c.locked FROM conversations c WHERE c.id = $2 AND c.id IN ({})",
             visible_ids("$1")
         ))
         .bind(new.author.0)
         .bind(new.conversation_id.0)
         .fetch_optional(&mut *tx)
         .await?;
-        if allowed.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        if bumped.try_get::<bool, _>("locked")? {
-            return Err(StoreError::Locked);
-        }
-        let seq: i64 = bumped.try_get("last_seq")?;
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(new.id.0)
-        .bind(new.conversation_id.0)
-        .bind(seq)
-        .bind(new.author.0)
-        .bind(&new.body)
-        .bind(new.reply_to)
-        .bind(&new.client_id)
-        .bind(new.created_at)
-        .execute(&mut *tx)
-        .await?;
-        for mentioned in &new.mentions {
-            sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(new.id.0)
-                .bind(mentioned.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1")).bind(new.id.0).fetch_one(&mut *tx).await?;
-        let created = message(&row)?;
+        return Err(match locked {
+            Some(row) if row.try_get::<bool, _>("locked")? => StoreError::Locked,
+            _ => StoreError::NotFound,
+        });
+    };
+    let seq: i64 = bumped.try_get("last_seq")?;
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new.id.0)
+    .bind(new.conversation_id.0)
+    .bind(seq)
+    .bind(new.author.0)
+    .bind(&new.body)
+    .bind(new.reply_to)
+    .bind(&new.client_id)
+    .bind(new.created_at)
+    .execute(&mut *tx)
+    .await?;
+    for mentioned in &new.mentions {
+        sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(new.id.0)
+            .bind(mentioned.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let role: Option<String> = bumped.try_get("author_role")?;
+    Ok(Posted::Created(MessageRow {
+        id: new.id,
+        conversation_id: new.conversation_id,
+        seq,
+        author: PersonRow {
+            account_id: new.author,
+            display_name: bumped.try_get("author_name")?,
+            role: role.as_deref().map(parse_role).transpose()?,
+        },
+        body: new.body.clone(),
+        reply_to: new.reply_to,
+        client_id: new.client_id.clone(),
+        created_at: new.created_at,
+        edited_at: None,
+        deleted_at: None,
+    }))
+}
+
+/// Posts one message in a transaction of its own.
+pub(super) async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
+    let mut tx = pool.begin().await?;
+    let posted = post_in(&mut tx, new).await?;
+    if matches!(posted, Posted::Created(_)) {
         tx.commit().await?;
-        Ok(Posted::Created(created))
+    }
+    Ok(posted)
+}
+
+#[async_trait]
+impl MessageStore for ThisStore {
+    async fn post_message(&self, new: NewMessage) -> Result<Posted> {
+        self.post(new).await
     }
 
     async fn message_by_client_id(
