@@ -1,5 +1,5 @@
 //! The command-line client against a spawned server (SQLite), as a script would use it:
-//! every command, `--json` output, and exit codes.
+//! every command, `--json` output, and exit codes; and `tail` against a two-node cluster.
 
 #[path = "../../../tests/common/mod.rs"]
 mod common;
@@ -7,6 +7,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::cluster::{Cluster, shared_redis};
 use common::{PASSWORD, TestApp, spawn_app};
 use salon::config::Backend;
 use salon::domain::{AccountId, Role, WorkspaceId};
@@ -60,6 +61,11 @@ impl Cli {
 /// An owner with a workspace "Acme" and a thread "Launch" shared with a member.
 async fn world() -> (TestApp, Cli, (String, String), (String, String), String, String) {
     let app = spawn_app(Backend::Sqlite).await;
+    let (cli, owner, member, ws, thread) = world_on(&app).await;
+    (app, cli, owner, member, ws, thread)
+}
+
+async fn world_on(app: &TestApp) -> (Cli, (String, String), (String, String), String, String) {
     let owner = app.new_account("owner@cli.test", "Olive").await;
     let member = app.new_account("member@cli.test", "Mia").await;
     let ws = app.post("/api/v1/workspaces", Some(&owner.0), json!({"name": "Acme"})).await.body["id"]
@@ -79,8 +85,8 @@ async fn world() -> (TestApp, Cli, (String, String), (String, String), String, S
         .as_str()
         .unwrap()
         .to_owned();
-    let cli = Cli::new(&app);
-    (app, cli, owner, member, ws, thread)
+    let cli = Cli::new(app);
+    (cli, owner, member, ws, thread)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,6 +164,23 @@ async fn login(app: &TestApp, email: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_follows_live_and_stops_when_access_is_lost() {
     let (app, cli, owner, member, _ws, thread) = world().await;
+    tail_story(&app, &cli, &owner, &member, &thread).await;
+}
+
+/// The same story on a cluster: `tail` follows from node 2 what is posted, and the removal
+/// made, through node 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follows_a_conversation_across_cluster_nodes() {
+    let cluster = Cluster::start(2, shared_redis()).await;
+    let app = cluster.node(0);
+    let (mut cli, owner, member, _ws, thread) = world_on(app).await;
+    cli.server = cluster.node(1).base.clone();
+    tail_story(app, &cli, &owner, &member, &thread).await;
+}
+
+/// `tail` as the member on `cli.server`: the last message, then live ones posted through
+/// `app`, then exit code 4 once `app` removes the member.
+async fn tail_story(app: &TestApp, cli: &Cli, owner: &(String, String), member: &(String, String), thread: &str) {
     let (code, _, err) = cli.run_with_input(
         &["--server", &cli.server, "login", "--email", "member@cli.test", "--password-stdin"],
         PASSWORD,
