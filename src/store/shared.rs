@@ -214,6 +214,23 @@ async fn ungrant(
     Ok(done.rows_affected() == 1)
 }
 
+/// `ungrant` in a transaction of its own, with the removal's audit entry if it took anything.
+async fn ungrant_recorded(
+    pool: &sqlx::Pool<Db>,
+    c: ConversationId,
+    kind: ConversationKind,
+    account: AccountId,
+    audit: &NewAudit,
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let removed = ungrant(&mut tx, c, kind, account).await?;
+    if removed {
+        record(&mut tx, audit).await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
+}
+
 /// Accepts every live guest invitation to `email` for `account` (just created): grants
 /// their conversations and records each acceptance. Returns the conversations granted.
 async fn activate_guest_invitations(
@@ -784,6 +801,13 @@ pub(super) fn visible_ids(p: &str) -> String {
     )
 }
 
+/// The access rule for one conversation: whether the account `$1` can see conversation
+/// `c` (a direct participant, or a member of a group it is addressed to).
+const SEES: &str = "EXISTS ( \
+       SELECT 1 FROM conversation_participants cp WHERE cp.conversation_id = c.id AND cp.account_id = $1 \
+       UNION ALL SELECT 1 FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
+       WHERE cg.conversation_id = c.id AND gm.account_id = $1)";
+
 /// Whether anyone who can see conversation `c` is outside its workspace.
 const HAS_EXTERNALS: &str = "EXISTS (SELECT 1 FROM ( \
        SELECT cp.account_id FROM conversation_participants cp WHERE cp.conversation_id = c.id \
@@ -986,13 +1010,7 @@ impl ConversationStore for ThisStore {
     }
 
     async fn remove_group_member(&self, group: ConversationId, account: AccountId, audit: &NewAudit) -> Result<bool> {
-        let mut tx = self.writer().begin().await?;
-        let removed = ungrant(&mut tx, group, ConversationKind::Group, account).await?;
-        if removed {
-            record(&mut tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(removed)
+        ungrant_recorded(self.writer(), group, ConversationKind::Group, account, audit).await
     }
 
     async fn add_conversation_group(
@@ -1063,13 +1081,7 @@ impl ConversationStore for ThisStore {
         account: AccountId,
         audit: &NewAudit,
     ) -> Result<bool> {
-        let mut tx = self.writer().begin().await?;
-        let removed = ungrant(&mut tx, conversation, ConversationKind::Thread, account).await?;
-        if removed {
-            record(&mut tx, audit).await?;
-        }
-        tx.commit().await?;
-        Ok(removed)
+        ungrant_recorded(self.writer(), conversation, ConversationKind::Thread, account, audit).await
     }
 
     async fn grants_of(
@@ -1168,15 +1180,11 @@ impl ConversationStore for ThisStore {
     }
 
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT 1 AS x FROM conversation_participants WHERE conversation_id = $2 AND account_id = $1 \
-             UNION ALL SELECT 1 AS x FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
-             WHERE cg.conversation_id = $2 AND gm.account_id = $1 LIMIT 1",
-        )
-        .bind(account.0)
-        .bind(conversation.0)
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND {SEES}"))
+            .bind(account.0)
+            .bind(conversation.0)
+            .fetch_optional(self.reader())
+            .await?;
         Ok(row.is_some())
     }
 
@@ -1184,10 +1192,7 @@ impl ConversationStore for ThisStore {
         let row = sqlx::query(&format!(
             "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
              LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
-             WHERE c.id = $2 AND EXISTS ( \
-               SELECT 1 FROM conversation_participants cp WHERE cp.conversation_id = c.id AND cp.account_id = $1 \
-               UNION ALL SELECT 1 FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
-               WHERE cg.conversation_id = c.id AND gm.account_id = $1)"
+             WHERE c.id = $2 AND {SEES}"
         ))
         .bind(account.0)
         .bind(id.0)
