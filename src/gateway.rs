@@ -32,7 +32,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{mpsc, watch};
 
@@ -43,13 +43,16 @@ use crate::config::GatewayConfig;
 use crate::domain::{AccountId, IdMap};
 use crate::http::{ApiError, AppState, ClientAddr};
 use crate::hub::{Event, Outbound, SessionHandle, encode};
-use crate::services::{self, Caller};
+use crate::services::{self, Caller, NewPost};
 use crate::views;
 
 /// How long a typing notice lasts, and so the least time between two of one socket.
 const TYPING_INTERVAL: Duration = Duration::from_secs(2);
 /// Frames written to the socket in one go before flushing.
 const WRITE_BATCH: usize = 64;
+/// Client frames handled in one go at most (those that arrived while the last were
+/// handled).
+const READ_BATCH: usize = 64;
 const TWO: NonZeroU32 = NonZeroU32::new(2).expect("2 is not zero");
 /// A client that takes longer than this to accept a write is a slow consumer: the session
 /// must stay responsive to kills, shutdown and the idle check.
@@ -606,24 +609,26 @@ impl Session {
 impl Reader {
     /// Reads client frames until the client leaves or breaks the protocol, then has the
     /// writer close the socket with the right code.
+    ///
+    /// Each wake-up takes every frame that has already arrived (up to `READ_BATCH`) and
+    /// handles them in order; a run of consecutive `send`s is posted together
+    /// (`Messages::post_many`: one gate read per conversation, one commit). So a client
+    /// that sends faster than one post's round trip is not held to one post per round
+    /// trip, its messages keep the order it sent them in, and answers come back in
+    /// that order.
     async fn run(mut self, mut stream: Stream) {
+        let mut batch = Vec::with_capacity(READ_BATCH);
         let code = loop {
-            let incoming = stream.next().await;
+            let first = stream.next().await;
             self.last_heard.store(crate::domain::now_ms(), Ordering::Relaxed);
-            match incoming {
-                None | Some(Ok(WsMessage::Close(_))) => break 1000,
-                Some(Err(e)) => {
-                    let text = e.to_string();
-                    let too_large = text.contains("too long") || text.contains("Space limit") || text.contains("size");
-                    break if too_large { 1009 } else { 1000 };
-                }
-                Some(Ok(WsMessage::Binary(_))) => break 1003,
-                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                Some(Ok(WsMessage::Text(text))) => match self.on_frame(&text).await {
-                    Ok(Some(answer)) => self.reply(&answer),
-                    Ok(None) => {}
-                    Err(code) => break code,
-                },
+            batch.push(first);
+            while batch.len() < READ_BATCH
+                && let Some(more) = stream.next().now_or_never()
+            {
+                batch.push(more);
+            }
+            if let Some(code) = self.on_frames(&mut batch).await {
+                break code;
             }
         };
         self.handle.close_after_queued(code);
@@ -638,45 +643,117 @@ impl Reader {
         .await;
     }
 
+    /// Handles the frames read in one go, in order, and empties `batch`. `Some(code)`:
+    /// close the socket (after answering the frames before the one that closes it).
+    async fn on_frames(&mut self, batch: &mut Vec<Option<Result<WsMessage, axum::Error>>>) -> Option<u16> {
+        let mut sends = Vec::new();
+        let mut verdict = None;
+        for incoming in batch.drain(..) {
+            let text = match incoming {
+                None | Some(Ok(WsMessage::Close(_))) => {
+                    verdict = Some(1000);
+                    break;
+                }
+                Some(Err(e)) => {
+                    let text = e.to_string();
+                    let too_large = text.contains("too long") || text.contains("Space limit") || text.contains("size");
+                    verdict = Some(if too_large { 1009 } else { 1000 });
+                    break;
+                }
+                Some(Ok(WsMessage::Binary(_))) => {
+                    verdict = Some(1003);
+                    break;
+                }
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                Some(Ok(WsMessage::Text(text))) => text,
+            };
+            let frame = match self.admit(&text) {
+                Ok(Ok(frame)) => frame,
+                Ok(Err(refusal)) => {
+                    self.post(&mut sends).await;
+                    self.reply(&refusal);
+                    continue;
+                }
+                Err(code) => {
+                    verdict = Some(code);
+                    break;
+                }
+            };
+            if let ClientFrame::Send { reference, conversation_id, body, client_id, reply_to, mentions } = frame {
+                let post = NewPost { conversation: conversation_id, body, client_id, reply_to, mentions };
+                sends.push((reference, post));
+                continue;
+            }
+            self.post(&mut sends).await;
+            match self.on_frame(frame).await {
+                Ok(Some(answer)) => self.reply(&answer),
+                Ok(None) => {}
+                Err(code) => {
+                    verdict = Some(code);
+                    break;
+                }
+            }
+        }
+        self.post(&mut sends).await;
+        batch.clear();
+        verdict
+    }
+
+    /// Posts a run of `send` frames and queues their answers, in order.
+    async fn post(&self, sends: &mut Vec<(Option<String>, NewPost)>) {
+        if sends.is_empty() {
+            return;
+        }
+        let (references, posts): (Vec<_>, Vec<_>) = sends.drain(..).unzip();
+        let conversations: Vec<ConversationId> = posts.iter().map(|p| p.conversation).collect();
+        let answers = self.state.services.messages.post_many(self.account, posts).await;
+        for ((reference, conversation_id), posted) in references.into_iter().zip(conversations).zip(answers) {
+            let frame = match posted {
+                Ok((message, new)) => ServerFrame::Ack {
+                    reference,
+                    conversation_id,
+                    seq: message.seq,
+                    message_id: message.id,
+                    duplicate: !new,
+                },
+                Err(e) => service_error(reference, e),
+            };
+            self.reply(&frame);
+        }
+    }
+
     /// Queues an answer to the client.
     fn reply(&self, frame: &ServerFrame) {
         self.handle.reply(encode(frame));
     }
 
-    /// Handles one client frame; `Ok(Some(frame))` is the answer to queue, `Err(code)` closes.
-    async fn on_frame(&mut self, text: &str) -> Result<Option<ServerFrame>, u16> {
+    /// Counts a frame against the rate limit and parses it. `Ok(Err(frame))`: refused,
+    /// answer with `frame`; `Err(code)`: close (kept flooding).
+    fn admit(&mut self, text: &str) -> Result<Result<ClientFrame, ServerFrame>, u16> {
         if self.limiter.check().is_err() {
             self.violations += 1;
             let sustained = 4 * self.state.gateway.config.frames_per_second;
             if self.violations > sustained {
                 return Err(close::RATE_LIMITED);
             }
-            return Ok(Some(error_frame(None, ErrorCode::RateLimited, "too many frames; slow down")));
+            return Ok(Err(error_frame(None, ErrorCode::RateLimited, "too many frames; slow down")));
         }
         self.violations = 0;
-        let frame = match parse(text) {
-            Ok(frame) => frame,
-            Err((code, message)) => return Ok(Some(error_frame(None, code, message))),
-        };
+        Ok(parse(text).map_err(|(code, message)| error_frame(None, code, message)))
+    }
+
+    /// Handles one client frame other than `send` (see `post`); `Ok(Some(frame))` is the
+    /// answer to queue, `Err(code)` closes.
+    async fn on_frame(&mut self, frame: ClientFrame) -> Result<Option<ServerFrame>, u16> {
         let account = self.account;
         let services = self.state.services.clone();
         match frame {
             ClientFrame::Hello { .. } => Err(close::PROTOCOL_VIOLATION),
             ClientFrame::Ping { reference } => Ok(Some(ServerFrame::Pong { reference })),
             ClientFrame::Send { reference, conversation_id, body, client_id, reply_to, mentions } => {
-                let posted =
-                    services.messages.post(account, conversation_id, body, client_id, reply_to, mentions).await;
-                let frame = match posted {
-                    Ok((message, new)) => ServerFrame::Ack {
-                        reference,
-                        conversation_id,
-                        seq: message.seq,
-                        message_id: message.id,
-                        duplicate: !new,
-                    },
-                    Err(e) => service_error(reference, e),
-                };
-                Ok(Some(frame))
+                let post = NewPost { conversation: conversation_id, body, client_id, reply_to, mentions };
+                self.post(&mut vec![(reference, post)]).await;
+                Ok(None)
             }
             ClientFrame::Read { conversation_id, seq } => {
                 match services.messages.mark_read(account, conversation_id, seq).await {

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 on_both_backends!(
     two_clients_chat_live,
     concurrent_senders_are_seen_in_order_without_gaps,
+    back_to_back_sends_keep_their_order_and_answers,
     resume_replays_what_was_missed,
     a_slow_consumer_is_closed_and_others_keep_receiving,
     removal_race_nothing_after_the_call_returns,
@@ -147,6 +148,51 @@ async fn concurrent_senders_are_seen_in_order_without_gaps(backend: Backend) {
         s.await.unwrap();
     }
     assert_eq!(seqs, (1..=90).collect::<Vec<_>>(), "every message once, in sequence order");
+}
+
+/// A client that sends without waiting for acks (a bot, a pasted batch): its messages
+/// are stored in the order it sent them, every frame is answered in that order (a
+/// refused one in its place, changing nothing), and readers see the same order.
+async fn back_to_back_sends_keep_their_order_and_answers(backend: Backend) {
+    let p = pair(backend).await;
+    let (mut reader, _) = p.app.gateway(&p.member.0).await;
+    let (mut writer, _) = p.app.gateway(&p.owner.0).await;
+    let mut expected = Vec::new();
+    for i in 0..60 {
+        let frame = match i {
+            17 => json!({"type": "send", "ref": "r17", "conversation_id": p.thread, "body": "   "}),
+            31 => json!({"type": "ping", "ref": "r31"}),
+            44 => json!({"type": "send", "ref": "r44", "conversation_id": "123456789", "body": "nowhere"}),
+            _ => send(&p.thread, &format!("m{i}"), &format!("r{i}")),
+        };
+        writer.send(frame).await;
+        expected.push(format!("r{i}"));
+    }
+    let mut answered = Vec::new();
+    let mut seqs = Vec::new();
+    while answered.len() < 60 {
+        let frame = writer.frame().await;
+        match frame["type"].as_str().unwrap() {
+            "ack" => seqs.push(frame["seq"].as_i64().unwrap()),
+            "error" => {
+                let code = if frame["ref"] == "r17" { "validation_failed" } else { "not_found" };
+                assert_eq!(frame["code"], code, "{frame}");
+            }
+            "pong" => {}
+            _ => continue,
+        }
+        answered.push(frame["ref"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(answered, expected, "one answer per frame, in the order sent");
+    assert_eq!(seqs, (1..=57).collect::<Vec<i64>>(), "stored in the order sent, without gaps");
+    let bodies: Vec<String> = (0..60).filter(|i| ![17, 31, 44].contains(i)).map(|i| format!("m{i}")).collect();
+    let mut seen = Vec::new();
+    while seen.len() < 57 {
+        let created = reader.next_of("message_created").await;
+        assert_eq!(created["message"]["seq"], seen.len() as i64 + 1);
+        seen.push(created["message"]["body"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, bodies, "readers see the sender's order");
 }
 
 async fn resume_replays_what_was_missed(backend: Backend) {

@@ -27,6 +27,7 @@ on_both_backends!(
     concurrent_demotions_always_leave_an_owner,
     each_mail_is_claimed_once,
     concurrent_posts_number_gaplessly_and_fail_alone,
+    a_run_of_posts_keeps_its_order_and_fails_alone,
 );
 
 async fn open(backend: Backend) -> Arc<dyn Store> {
@@ -384,4 +385,102 @@ async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let stored = store.messages(open_one, 1, 100).await.unwrap();
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=81).collect::<Vec<i64>>());
     assert_eq!(store.conversation(closed).await.unwrap().unwrap().last_seq, 0, "a closed conversation takes no number");
+}
+
+/// A run of one author's posts (`post_messages`, what the gateway does with sends that
+/// arrived together) is numbered in the order given; each post fails alone (an outsider's
+/// conversation, a closed one, a client id reused with another body), a resend inside the
+/// run answers with the original, and the answers come back in the run's order. Runs
+/// that span conversations and runs racing each other keep the same promises.
+async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let stranger = account(&store, "stranger@example.com").await;
+    let ws = WorkspaceId(random_id());
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
+    let conversation = |title: &str, creator: AccountId| NewConversation {
+        id: ConversationId(random_id()),
+        workspace_id: ws,
+        kind: ConversationKind::Thread,
+        title: title.into(),
+        created_by: creator,
+        created_at: 0,
+        direct_key: None,
+        groups: vec![],
+        participants: vec![creator],
+        members: vec![],
+    };
+    let a = store.create_conversation(conversation("a", owner), &[]).await.unwrap().id;
+    let b = store.create_conversation(conversation("b", owner), &[]).await.unwrap().id;
+    let closed = store.create_conversation(conversation("closed", owner), &[]).await.unwrap().id;
+    store.update_conversation(closed, None, Some(true)).await.unwrap();
+    let theirs = store.create_conversation(conversation("theirs", stranger), &[]).await.unwrap().id;
+    let post = |conversation, body: &str, client_id: Option<&str>| NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: conversation,
+        author: owner,
+        body: body.into(),
+        reply_to: None,
+        client_id: client_id.map(str::to_owned),
+        mentions: vec![],
+        created_at: 1,
+    };
+
+    // One conversation: the run shape a fast sender produces.
+    let run = vec![
+        post(a, "one", None),
+        post(a, "two", Some("k")),
+        post(a, "two", Some("k")),
+        post(a, "other body", Some("k")),
+        post(a, "three", None),
+    ];
+    let answers = store.post_messages(run).await;
+    let summary: Vec<String> = answers
+        .iter()
+        .map(|r| match r {
+            Ok(Posted::Created(m)) => format!("created {} {}", m.seq, m.body),
+            Ok(Posted::Existing(m)) => format!("existing {}", m.seq),
+            Ok(Posted::ClientIdReused) => "reused".into(),
+            Err(e) => format!("error {e:?}"),
+        })
+        .collect();
+    assert_eq!(summary, ["created 1 one", "created 2 two", "existing 2", "reused", "created 3 three"]);
+
+    // Several conversations, with failures in between: each fails alone, order kept.
+    let run = vec![
+        post(b, "b1", None),
+        post(theirs, "not mine", None),
+        post(a, "four", None),
+        post(closed, "too late", None),
+        post(b, "b2", None),
+    ];
+    let answers = store.post_messages(run).await;
+    assert!(matches!(&answers[0], Ok(Posted::Created(m)) if m.seq == 1 && m.body == "b1"));
+    assert!(matches!(&answers[1], Err(StoreError::NotFound)), "{:?}", answers[1]);
+    assert!(matches!(&answers[2], Ok(Posted::Created(m)) if m.seq == 4));
+    assert!(matches!(&answers[3], Err(StoreError::Locked)), "{:?}", answers[3]);
+    assert!(matches!(&answers[4], Ok(Posted::Created(m)) if m.seq == 2 && m.body == "b2"));
+    assert_eq!(store.conversation(theirs).await.unwrap().unwrap().last_seq, 0);
+
+    // Runs racing each other: every run's own order holds, numbers stay gapless.
+    let mut tasks = Vec::new();
+    for r in 0..8 {
+        let store = store.clone();
+        let run: Vec<NewMessage> = (0..10).map(|i| post(a, &format!("r{r} {i}"), None)).collect();
+        tasks.push(tokio::spawn(async move { store.post_messages(run).await }));
+    }
+    for task in tasks {
+        let seqs: Vec<i64> = task
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| match r {
+                Ok(Posted::Created(m)) => m.seq,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "a run is numbered in its order: {seqs:?}");
+    }
+    let stored = store.messages(a, 1, 200).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=84).collect::<Vec<i64>>());
 }

@@ -22,7 +22,7 @@ use salon_protocol::{AccountId, ConversationId, ErrorBody, WorkspaceId};
 
 use super::{ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Caller};
 use crate::domain::Invalid;
-use crate::services::{self, HistoryQuery, Recipient, Target};
+use crate::services::{self, HistoryQuery, NewPost, Recipient, Target};
 use crate::store::MessageRow;
 use crate::views::{audit_entry, conversation_view, group_view, message_views, one_message, pending_person, person};
 
@@ -574,7 +574,14 @@ async fn post_message(
     ApiJson(req): ApiJson<PostMessageRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let messages = &state.services.messages;
-    let (posted, new) = messages.post(caller.id(), id, req.body, req.client_id, req.reply_to, req.mentions).await?;
+    let post = NewPost {
+        conversation: id,
+        body: req.body,
+        client_id: req.client_id,
+        reply_to: req.reply_to,
+        mentions: req.mentions,
+    };
+    let (posted, new) = messages.post(caller.id(), post).await?;
     let page = messages.get(caller.id(), id, posted.seq).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(one_message(page, caller.id()))))

@@ -8,6 +8,7 @@
 //! only in conversations they can see). A deleted message stays as a tombstone with an
 //! empty body, so sequences have no gaps.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bus::Bus;
@@ -15,7 +16,7 @@ use crate::config::Config;
 use crate::crypto::random_id;
 use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
 use crate::hub::Event;
-use crate::services::{Error, Membership, Result};
+use crate::services::{Access, Error, Membership, Result};
 use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Store};
 use salon_protocol::gateway::ServerFrame;
 
@@ -41,6 +42,55 @@ pub struct Page {
     pub extras: MessageExtras,
     pub has_before: bool,
     pub has_after: bool,
+}
+
+/// One message to post, as a client sent it.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub conversation: ConversationId,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub reply_to: Option<i64>,
+    pub mentions: Vec<AccountId>,
+}
+
+enum Prepared {
+    /// Checked: the store decides the rest.
+    Store(NewMessage),
+    /// A resend of a stored message.
+    Resent(MessageRow),
+}
+
+/// The gate's answers during one run of posts: the run is checked at one moment, as if
+/// its posts had arrived together (the store re-checks access when it writes).
+#[derive(Default)]
+struct GateCache {
+    conversations: HashMap<ConversationId, Option<Access>>,
+    sees: HashMap<(AccountId, ConversationId), bool>,
+}
+
+impl GateCache {
+    async fn conversation(&mut self, gate: &Membership, caller: AccountId, id: ConversationId) -> Result<Access> {
+        if let Some(known) = self.conversations.get(&id) {
+            return known.clone().ok_or(Error::NotFound);
+        }
+        let answer = match gate.conversation(caller, id).await {
+            Ok(access) => Some(access),
+            Err(Error::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        self.conversations.insert(id, answer.clone());
+        answer.ok_or(Error::NotFound)
+    }
+
+    async fn can_see(&mut self, gate: &Membership, account: AccountId, id: ConversationId) -> Result<bool> {
+        if let Some(&known) = self.sees.get(&(account, id)) {
+            return Ok(known);
+        }
+        let sees = gate.can_see(account, id).await?;
+        self.sees.insert((account, id), sees);
+        Ok(sees)
+    }
 }
 
 pub struct Messages {
@@ -87,15 +137,49 @@ impl Messages {
 
     /// Posts a message. Returns it and whether it is new (`false`: a resend of the same
     /// client id and body, answered with the original).
-    pub async fn post(
-        &self,
-        caller: AccountId,
-        conversation: ConversationId,
-        body: String,
-        client_id: Option<String>,
-        reply_to: Option<i64>,
-        mentions: Vec<AccountId>,
-    ) -> Result<(MessageRow, bool)> {
+    pub async fn post(&self, caller: AccountId, post: NewPost) -> Result<(MessageRow, bool)> {
+        self.post_many(caller, vec![post]).await.pop().expect("one answer per post")
+    }
+
+    /// Posts a run of one caller's messages, in order: each is checked and answered as
+    /// [`Messages::post`] would, alone, and a later one in a conversation gets a higher
+    /// sequence. The gate is asked once per conversation of the run, and the store may
+    /// commit the run together (the store's own statement re-checks access and the lock
+    /// under the conversation's row lock, so a removal that commits meanwhile still
+    /// wins). Answers come in the order of `posts`.
+    pub async fn post_many(&self, caller: AccountId, posts: Vec<NewPost>) -> Vec<Result<(MessageRow, bool)>> {
+        let mut answers: Vec<Option<Result<(MessageRow, bool)>>> = (0..posts.len()).map(|_| None).collect();
+        let mut gate = GateCache::default();
+        let mut stored = Vec::with_capacity(posts.len());
+        let mut batch = Vec::with_capacity(posts.len());
+        for (i, post) in posts.into_iter().enumerate() {
+            match self.prepare(caller, post, &mut gate).await {
+                Ok(Prepared::Store(new)) => {
+                    stored.push((i, new.mentions.clone()));
+                    batch.push(new);
+                }
+                Ok(Prepared::Resent(existing)) => answers[i] = Some(Ok((existing, false))),
+                Err(e) => answers[i] = Some(Err(e)),
+            }
+        }
+        let results = if batch.is_empty() { Vec::new() } else { self.store.post_messages(batch).await };
+        for ((i, mentions), result) in stored.into_iter().zip(results) {
+            answers[i] = Some(match result {
+                Ok(Posted::Created(m)) => {
+                    self.announce(&m, &mentions);
+                    Ok((m, true))
+                }
+                Ok(Posted::Existing(m)) => Ok((m, false)),
+                Ok(Posted::ClientIdReused) => Err(Error::ClientIdReused),
+                Err(e) => Err(e.into()),
+            });
+        }
+        answers.into_iter().map(|a| a.expect("every post answered")).collect()
+    }
+
+    /// Checks one post as the gate and the rules say, up to what the store decides.
+    async fn prepare(&self, caller: AccountId, post: NewPost, gate: &mut GateCache) -> Result<Prepared> {
+        let NewPost { conversation, body, client_id, reply_to, mentions } = post;
         self.check_body(&body)?;
         if let Some(id) = &client_id
             && (id.is_empty() || id.chars().count() > 64 || id.chars().any(char::is_control))
@@ -105,12 +189,12 @@ impl Messages {
         if mentions.len() > MAX_MENTIONS {
             return Err(invalid("mentions", format!("at most {MAX_MENTIONS}")));
         }
-        let access = self.membership.conversation(caller, conversation).await?;
+        let access = gate.conversation(&self.membership, caller, conversation).await?;
         // A resend is answered with the original, whatever changed since (a close, a role).
         if let Some(id) = &client_id
             && let Some(existing) = self.store.message_by_client_id(conversation, caller, id).await?
         {
-            return if existing.body == body { Ok((existing, false)) } else { Err(Error::ClientIdReused) };
+            return if existing.body == body { Ok(Prepared::Resent(existing)) } else { Err(Error::ClientIdReused) };
         }
         access.require_write()?;
         if let Some(target) = reply_to
@@ -123,32 +207,21 @@ impl Messages {
             if unique.contains(&m) {
                 continue;
             }
-            if !self.membership.can_see(m, conversation).await? {
+            if !gate.can_see(&self.membership, m, conversation).await? {
                 return Err(invalid("mentions", format!("{m} cannot see this conversation")));
             }
             unique.push(m);
         }
-        let posted = self
-            .store
-            .post_message(NewMessage {
-                id: MessageId(random_id()),
-                conversation_id: conversation,
-                author: caller,
-                body,
-                reply_to,
-                client_id,
-                mentions: unique.clone(),
-                created_at: now_ms(),
-            })
-            .await?;
-        match posted {
-            Posted::Created(m) => {
-                self.announce(&m, &unique);
-                Ok((m, true))
-            }
-            Posted::Existing(m) => Ok((m, false)),
-            Posted::ClientIdReused => Err(Error::ClientIdReused),
-        }
+        Ok(Prepared::Store(NewMessage {
+            id: MessageId(random_id()),
+            conversation_id: conversation,
+            author: caller,
+            body,
+            reply_to,
+            client_id,
+            mentions: unique,
+            created_at: now_ms(),
+        }))
     }
 
     pub async fn history(&self, caller: AccountId, conversation: ConversationId, q: HistoryQuery) -> Result<Page> {

@@ -26,7 +26,7 @@ pub use accounts::{Accounts, Caller, NewSession};
 pub use conversations::{AudienceRows, Conversations, Recipient};
 pub use invitations::{Invitations, InviteEntry, Preview, SuccessorSpec, Target};
 pub use membership::{Access, GroupAccess, Membership};
-pub use messages::{HistoryQuery, Messages, Page};
+pub use messages::{HistoryQuery, Messages, NewPost, Page};
 pub use workspaces::{Directory, Workspaces};
 
 /// What a service can answer instead of a result. The transport maps each variant to one

@@ -591,6 +591,11 @@ pub trait MessageStore: Send + Sync {
     /// Assigns the conversation's next sequence and stores the message in one
     /// transaction (`Locked` if the conversation is read-only).
     async fn post_message(&self, new: NewMessage) -> Result<Posted>;
+    /// Posts several messages in the order given, as one caller's run of sends: each
+    /// succeeds or fails alone (as `post_message` would), and a later one in the same
+    /// conversation gets a higher sequence. They may share a transaction; none is
+    /// answered before its commit.
+    async fn post_messages(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>>;
     async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>>;
     /// The message `author` posted here with `client_id`, if any.
     async fn message_by_client_id(

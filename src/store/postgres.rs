@@ -45,6 +45,26 @@ impl PgStore {
     async fn post(&self, new: NewMessage) -> Result<Posted> {
         shared::post_alone(&self.pool, &new).await
     }
+
+    /// A run of one caller's posts to one conversation shares a transaction (one commit);
+    /// posts to several conversations go one by one, so two runs can never take the same
+    /// rows in opposite orders.
+    async fn post_many(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
+        let one_conversation = batch.windows(2).all(|w| w[0].conversation_id == w[1].conversation_id);
+        if batch.len() > 1 && one_conversation {
+            match shared::post_batch(&self.pool, &batch.iter().collect::<Vec<_>>()).await {
+                Ok(results) => return results,
+                Err(e) => {
+                    tracing::warn!(error = %e, posts = batch.len(), "a run of posts failed; posting them one by one")
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for new in &batch {
+            results.push(shared::post_alone(&self.pool, new).await);
+        }
+        results
+    }
 }
 
 #[async_trait]

@@ -1475,6 +1475,37 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
     }))
 }
 
+/// Posts messages in one transaction, in order. A post that fails for its own reasons
+/// (not found, closed, a reused client id) fails alone; an `Err` (a database error broke
+/// the transaction) means nothing was stored, and the caller posts them one by one.
+pub(super) async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<Result<Posted>>> {
+    use sqlx::Connection;
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::new();
+    for &new in batch {
+        // Only a resend can take a number it then gives back (see `post_in`): it alone
+        // needs a savepoint.
+        let result = if new.client_id.is_some() {
+            let mut savepoint = tx.begin().await?;
+            let result = post_in(&mut savepoint, new).await;
+            if matches!(result, Ok(Posted::Created(_))) {
+                savepoint.commit().await?;
+            } else {
+                savepoint.rollback().await?;
+            }
+            result
+        } else {
+            post_in(&mut tx, new).await
+        };
+        match result {
+            Err(StoreError::Database(e)) => return Err(e.into()),
+            other => results.push(other),
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
 /// Posts one message in a transaction of its own.
 pub(super) async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
     let mut tx = pool.begin().await?;
@@ -1489,6 +1520,10 @@ pub(super) async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Resul
 impl MessageStore for ThisStore {
     async fn post_message(&self, new: NewMessage) -> Result<Posted> {
         self.post(new).await
+    }
+
+    async fn post_messages(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
+        self.post_many(batch).await
     }
 
     async fn message_by_client_id(

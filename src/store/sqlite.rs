@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Backend, DatabaseConfig};
 use crate::domain::{AccountId, WorkspaceId};
-use crate::store::{MessageRow, NewMessage, Posted, Result, SearchStore, Store, StoreError, migrator};
+use crate::store::{MessageRow, NewMessage, Posted, Result, SearchStore, Store, migrator};
 
 type Db = Sqlite;
 type ThisStore = SqliteStore;
@@ -85,6 +85,25 @@ impl SqliteStore {
         // The queue ends only with the store: both failures mean it is closing.
         self.posts.send(PostJob { new, done }).await.map_err(|_| sqlx::Error::PoolClosed)?;
         answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+
+    /// Queues posts in order, so they land in the same group commit (or consecutive ones).
+    async fn post_many(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
+        let mut answers = Vec::with_capacity(batch.len());
+        for new in batch {
+            let (done, answer) = oneshot::channel();
+            let queued = self.posts.send(PostJob { new, done }).await.is_ok();
+            answers.push(queued.then_some(answer));
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            let result = match answer {
+                Some(answer) => answer.await.unwrap_or_else(|_| Err(sqlx::Error::PoolClosed.into())),
+                None => Err(sqlx::Error::PoolClosed.into()),
+            };
+            results.push(result);
+        }
+        results
     }
 }
 
@@ -164,7 +183,8 @@ const MAX_BATCH: usize = 64;
 async fn commit_posts(pool: Pool<Sqlite>, mut queue: mpsc::Receiver<PostJob>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = match post_batch(&pool, &batch).await {
+        let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.new).collect();
+        let results = match shared::post_batch(&pool, &messages).await {
             Ok(results) => results,
             Err(e) => {
                 tracing::warn!(error = %e, posts = batch.len(), "a batch of posts failed; posting them one by one");
@@ -179,31 +199,4 @@ async fn commit_posts(pool: Pool<Sqlite>, mut queue: mpsc::Receiver<PostJob>) {
             let _ = job.done.send(result);
         }
     }
-}
-
-async fn post_batch(pool: &Pool<Sqlite>, batch: &[PostJob]) -> Result<Vec<Result<Posted>>> {
-    let mut tx = pool.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        // Only a resend can take a number it then gives back (see `post_in`): it alone
-        // needs a savepoint.
-        let result = if job.new.client_id.is_some() {
-            let mut savepoint = tx.begin().await?;
-            let result = shared::post_in(&mut savepoint, &job.new).await;
-            if matches!(result, Ok(Posted::Created(_))) {
-                savepoint.commit().await?;
-            } else {
-                savepoint.rollback().await?;
-            }
-            result
-        } else {
-            shared::post_in(&mut tx, &job.new).await
-        };
-        match result {
-            Err(StoreError::Database(e)) => return Err(e.into()),
-            other => results.push(other),
-        }
-    }
-    tx.commit().await?;
-    Ok(results)
 }

@@ -91,7 +91,7 @@ async fn read_until(
     }
 }
 
-/// Sends numbered messages into `key` at `rate` per second until `stop`; returns the
+/// Sends numbered messages into `key` at `rate` per second from `start` until `stop`; returns the
 /// ack latencies (Salon) and the highest number acknowledged (or sent, for references).
 fn spawn_sender(
     kind: Kind,
@@ -99,7 +99,7 @@ fn spawn_sender(
     mut tx: Tx,
     mut rx: Rx,
     rate: f64,
-    phase: Duration,
+    start: tokio::time::Instant,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<(Vec<u32>, i64)> {
     tokio::spawn(async move {
@@ -128,10 +128,10 @@ fn spawn_sender(
                 (latencies, highest)
             })
         };
-        tokio::time::sleep(phase).await;
+        tokio::time::sleep_until(start).await;
         // Message k is due at started + k / rate: sleep until then (no polling), and catch
         // up at once if late.
-        let started = tokio::time::Instant::now();
+        let started = start;
         let mut sent: i64 = 0;
         loop {
             let due = started + Duration::from_secs_f64(sent as f64 / rate);
@@ -164,8 +164,8 @@ fn spawn_sender(
 
 /// Runs groups at `rate` messages per second each for `seconds`, waits until every
 /// delivery arrived (or `SETTLE` passed), and reports: what receivers saw, the ack
-/// latencies, the server's memory during the run, and how many sockets were open.
-async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64) -> (Report, Vec<u32>, f64, usize) {
+/// latencies, the server's memory and CPU during the run, and how many sockets were open.
+async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64) -> Run {
     let kind = target.kind;
     let (stop_senders, senders_stop) = watch::channel(false);
     let (stop_readers, readers_stop) = watch::channel(false);
@@ -201,17 +201,33 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
         c.await.expect("a receiver connects");
     }
     let mut connections = readers.len();
+    // Every sender is connected before the first one sends: a run measures the steady
+    // state, not sockets opening while others already send.
+    let mut opening = Vec::new();
+    for g in &groups {
+        let (base, key, account, limit) = (target.nodes[0].clone(), g.key.clone(), g.sender.clone(), limit.clone());
+        opening.push(tokio::spawn(async move {
+            let _permit = limit.acquire().await.unwrap();
+            connect(kind, &base, &key, account.as_ref()).await
+        }));
+    }
+    let mut opened = Vec::new();
+    for o in opening {
+        opened.push(o.await.expect("a sender connects"));
+    }
+    connections += opened.len();
     let mut senders = Vec::new();
     let period = if rate > 0.0 { 1.0 / rate } else { 0.0 };
-    for (i, g) in groups.iter().enumerate() {
-        let (tx, rx) = connect(kind, &target.nodes[0], &g.key, g.sender.as_ref()).await;
-        connections += 1;
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let cpu_before = stats::cpu_seconds(&target.pids);
+    for (i, (g, (tx, rx))) in groups.iter().zip(opened).enumerate() {
         // Spread the senders' first messages over one period.
         let phase = Duration::from_secs_f64(period * (i as f64 / groups.len().max(1) as f64));
-        let task = spawn_sender(kind, g.key.clone(), tx, rx, rate, phase, senders_stop.clone());
+        let task = spawn_sender(kind, g.key.clone(), tx, rx, rate, start + phase, senders_stop.clone());
         senders.push((g.key.clone(), task));
     }
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    tokio::time::sleep_until(start + Duration::from_secs_f64(seconds)).await;
+    let cpu = (stats::cpu_seconds(&target.pids) - cpu_before) / seconds;
     let rss = stats::rss_mib(&target.pids);
     let _ = stop_senders.send(true);
     let mut sent: HashMap<String, i64> = HashMap::new();
@@ -234,18 +250,23 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
         let expected = HashMap::from([(key.clone(), sent.get(&key).copied().unwrap_or(0))]);
         report.add(r.await.unwrap_or_default(), &expected, &from);
     }
-    (report, ack_latencies, rss, connections)
+    Run { report, acks: ack_latencies, rss, connections, cpu }
 }
 
-fn result(
-    scenario: &str,
-    target: &Target,
-    connections: usize,
-    offered: f64,
-    report: &mut Report,
-    seconds: f64,
+/// What one run measured.
+struct Run {
+    report: Report,
+    /// Send-to-ack latencies (Salon), µs.
+    acks: Vec<u32>,
     rss: f64,
-) -> Value {
+    connections: usize,
+    /// The server processes' CPU use while the senders ran, in cores.
+    cpu: f64,
+}
+
+fn result(scenario: &str, target: &Target, offered: f64, run: &mut Run, seconds: f64) -> Value {
+    let (connections, rss, report) = (run.connections, run.rss, &mut run.report);
+    let mut acks = std::mem::take(&mut run.acks);
     json!({
         "scenario": scenario,
         "target": target.kind.name(),
@@ -260,6 +281,9 @@ fn result(
         "p99_ms": round(report.percentile_ms(0.99)),
         "p999_ms": round(report.percentile_ms(0.999)),
         "server_rss_mib": round(rss),
+        "server_cpu_cores": round(run.cpu),
+        "ack_p50_ms": (!acks.is_empty()).then(|| round(percentile_ms(&mut acks, 0.50))),
+        "ack_p99_ms": (!acks.is_empty()).then(|| round(percentile_ms(&mut acks, 0.99))),
     })
 }
 
@@ -298,9 +322,9 @@ pub async fn fanout(target: &Target, receivers: usize, rate: f64, seconds: f64) 
             receivers: (0..receivers).map(|i| (i, None)).collect(),
         },
     };
-    let (mut report, _, rss, connections) = run_groups(target, vec![group], rate, seconds).await;
+    let mut run = run_groups(target, vec![group], rate, seconds).await;
     let name = if target.nodes.len() > 1 { "cluster" } else { "fanout" };
-    result(name, target, connections, rate * receivers as f64, &mut report, seconds, rss)
+    result(name, target, rate * receivers as f64, &mut run, seconds)
 }
 
 /// `chat`: `conversations` of `size` people, one socket each; each conversation gets
@@ -328,11 +352,8 @@ pub async fn chat(target: &Target, conversations: usize, size: usize, rate: f64,
         let receivers = people[1..].iter().enumerate().map(|(j, a)| (i * size + j, Some(a.clone()))).collect();
         groups.push(Group { key, sender: Some(sender), receivers });
     }
-    let (mut report, mut acks, rss, connections) = run_groups(target, groups, rate, seconds).await;
-    let mut out =
-        result("chat", target, connections, rate * conversations as f64 * (size - 1) as f64, &mut report, seconds, rss);
-    out["ack_p50_ms"] = json!(round(percentile_ms(&mut acks, 0.50)));
-    out["ack_p99_ms"] = json!(round(percentile_ms(&mut acks, 0.99)));
+    let mut run = run_groups(target, groups, rate, seconds).await;
+    let mut out = result("chat", target, rate * conversations as f64 * (size - 1) as f64, &mut run, seconds);
     out["messages_per_s"] = json!(round(rate * conversations as f64));
     out
 }
@@ -467,7 +488,7 @@ pub async fn revoke(target: &Target, receivers: usize, rate: f64, removals: usiz
         readers.push(spawn_reader(Kind::Salon, tx, rx, stop_rx.clone(), counter.clone()));
     }
     let (tx, rx) = proto::salon(&target.nodes[0], &sender.token).await;
-    let flood = spawn_sender(Kind::Salon, key.clone(), tx, rx, rate, Duration::ZERO, flood_stop);
+    let flood = spawn_sender(Kind::Salon, key.clone(), tx, rx, rate, tokio::time::Instant::now(), flood_stop);
     // The external's socket, on the last node, records what it gets after each removal.
     let ext_node = target.nodes.last().unwrap().clone();
     let (ext_tx, ext_rx) = proto::salon(&ext_node, &external.token).await;

@@ -94,6 +94,23 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time the server processes have used so far (user and system, every thread), in
+/// seconds (Linux `/proc`, clock ticks of 1/100 s).
+pub fn cpu_seconds(pids: &[u32]) -> f64 {
+    let ticks: u64 = pids
+        .iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // After the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+            let fields: Vec<&str> =
+                stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+            let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            field(14) + field(15)
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
