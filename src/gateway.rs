@@ -695,7 +695,6 @@ impl Reader {
             }
         }
         self.post(&mut sends).await;
-        batch.clear();
         verdict
     }
 

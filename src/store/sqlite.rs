@@ -81,10 +81,7 @@ impl SqliteStore {
 
     /// Queues a post for the next group commit.
     async fn post(&self, new: NewMessage) -> Result<Posted> {
-        let (done, answer) = oneshot::channel();
-        // The queue ends only with the store: both failures mean it is closing.
-        self.posts.send(PostJob { new, done }).await.map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        self.post_many(vec![new]).await.pop().expect("one answer per post")
     }
 
     /// Queues posts in order, so they land in the same group commit (or consecutive ones).
