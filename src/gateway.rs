@@ -464,9 +464,9 @@ impl Session {
     /// Whether an event of `conversation` may still be written to this socket: it is
     /// subscribed and, while the bus does not trust this node's view (cluster mode with
     /// Redis or a peer unreachable, or a reconciliation pending), the database agrees. A
-    /// refusal from the database revokes the account's subscriptions here (the socket is
-    /// told).
-    async fn may_deliver(&self, conversation: ConversationId) -> Result<bool, (u16, &'static str)> {
+    /// refusal from the database revokes the account's subscriptions here, and this socket
+    /// is told at once, before anything queued behind the refused event.
+    async fn may_deliver(&mut self, conversation: ConversationId) -> Result<bool, (u16, &'static str)> {
         if !self.handle.subscribed(conversation) {
             return Ok(false);
         }
@@ -479,6 +479,7 @@ impl Session {
             Ok(true) => Ok(self.handle.subscribed(conversation)),
             Ok(false) => {
                 services.hub.revoke(self.account(), conversation);
+                self.removed(conversation).await?;
                 Ok(false)
             }
             Err(_) => Err((1011, "server error")),
@@ -588,11 +589,18 @@ impl Session {
             }
             Outbound::Reply(text) => self.write_text(text).await,
             Outbound::Close(code) => Err((code, reason_for(code))),
-            Outbound::Removed(conversation) => {
-                self.delivered.remove(&conversation);
-                self.write(&ServerFrame::ConversationRemoved { conversation_id: conversation }).await
-            }
+            Outbound::Removed(conversation) => self.removed(conversation).await,
         }
+    }
+
+    /// Tells the client it lost `conversation`, once: not again when the revocation's
+    /// queued notice follows a refusal already told, and not for a conversation the
+    /// client was never shown (its `conversation_added` had not gone out).
+    async fn removed(&mut self, conversation: ConversationId) -> Ended {
+        if self.delivered.remove(&conversation).is_none() {
+            return Ok(());
+        }
+        self.write(&ServerFrame::ConversationRemoved { conversation_id: conversation }).await
     }
 
     /// Writes a published event, counting it and its latency since publication.
