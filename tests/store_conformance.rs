@@ -484,3 +484,91 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     let stored = store.messages(a, 1, 200).await.unwrap();
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=84).collect::<Vec<i64>>());
 }
+
+/// SQLite's WAL is started over under a steady load of posts and reads. On its own, SQLite
+/// never finds the moment to restart it (every checkpoint sees new commits and readers on
+/// the WAL), so it grows for as long as the load lasts, and the commit that finally
+/// restarts it stalls truncating hundreds of megabytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_wal_stays_short_under_steady_load() {
+    let url = common::fresh_database(Backend::Sqlite).await;
+    let wal = std::path::PathBuf::from(format!("{}-wal", url.trim_start_matches("sqlite://")));
+    let config = DatabaseConfig { url: Secret(url), max_connections: 8, sqlite_synchronous: "normal".into() };
+    let store = store::connect(&config, Backend::Sqlite, true).await.expect("the store opens");
+    let owner = account(&store, "owner@example.com").await;
+    let ws = WorkspaceId(random_id());
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
+    let conversation = store
+        .create_conversation(
+            NewConversation {
+                id: ConversationId(random_id()),
+                workspace_id: ws,
+                kind: ConversationKind::Thread,
+                title: "load".into(),
+                created_by: owner,
+                created_at: 0,
+                direct_key: None,
+                groups: vec![],
+                participants: vec![owner],
+                members: vec![],
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+        .id;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running = |stop: &Arc<std::sync::atomic::AtomicBool>| !stop.load(std::sync::atomic::Ordering::Relaxed);
+    // Readers that never pause, and a watch on the WAL's size.
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let (store, stop) = (store.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            while running(&stop) {
+                store.messages(conversation, 1, 20).await.unwrap();
+            }
+        }));
+    }
+    let largest = {
+        let (stop, wal) = (stop.clone(), wal.clone());
+        tokio::spawn(async move {
+            let mut largest = 0;
+            while running(&stop) {
+                largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            largest
+        })
+    };
+    // About 200 MiB of WAL frames: every post is a page of its own (and its index entries).
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..600 {
+                let body = (0..400).map(|k| format!("w{w}m{i}t{k}")).collect::<Vec<_>>().join(" ");
+                let new = NewMessage {
+                    id: MessageId(random_id()),
+                    conversation_id: conversation,
+                    author: owner,
+                    body,
+                    reply_to: None,
+                    client_id: None,
+                    mentions: vec![],
+                    created_at: 1,
+                };
+                assert!(matches!(store.post_message(new).await, Ok(Posted::Created(_))));
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        r.await.unwrap();
+    }
+    let largest = largest.await.unwrap();
+    assert!(largest > 0, "the database is in WAL mode");
+    assert!(largest < 64 << 20, "the WAL reached {} MiB", largest >> 20);
+}

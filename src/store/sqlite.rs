@@ -6,7 +6,8 @@
 //! (`commit_posts`): those that arrive while the writer is busy share one transaction and
 //! one WAL sync. And the writer never copies the WAL back into the database file itself
 //! (SQLite's automatic checkpoint would stall whichever commit crossed the threshold for
-//! tens of milliseconds): a checkpointer on its own connection does it in the background.
+//! tens of milliseconds): a checkpointer on its own connection does it in the background,
+//! and starts the WAL over before it grows long (see `checkpoint`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -67,7 +68,7 @@ impl SqliteStore {
         let checkpoints = SqliteConnection::connect_with(&options).await?;
         let (posts, queue) = mpsc::channel(1024);
         tokio::spawn(commit_posts(write.clone(), queue));
-        let checkpointer = tokio::spawn(checkpoint(checkpoints));
+        let checkpointer = tokio::spawn(checkpoint(checkpoints, write.clone(), file.to_owned()));
         Ok(SqliteStore { write, read, posts, checkpointer })
     }
 
@@ -110,18 +111,72 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Copies committed pages from the WAL into the database file, without ever waiting
-/// for the writer or the readers (a passive checkpoint), so the WAL does not grow
-/// without bound and no commit pays for the copy.
-async fn checkpoint(mut db: SqliteConnection) {
+/// Keeps the WAL short without making commits pay for it.
+///
+/// Every `CHECKPOINT_EVERY`, a passive checkpoint copies committed pages from the WAL into
+/// the database file, waiting for nobody. That alone does not bound the WAL: SQLite only
+/// starts it over from the beginning when a checkpoint has copied *all* of it and no
+/// reader still uses it, which a steady stream of commits and reads never allows
+/// (checkpoint starvation). The WAL then grows for as long as the load lasts — hundreds
+/// of megabytes — and the commit that finally restarts it truncates it back to
+/// `journal_size_limit`, which stalled that commit for a third of a second.
+///
+/// So once the WAL holds `RESTART_AT_FRAMES`, the checkpointer restarts it on purpose, in
+/// three steps that leave commits waiting only for the last, short one: it syncs the
+/// database file itself (a passive checkpoint that does not reach the end does not sync
+/// it; SQLite will not reuse the WAL before it does), copies what was committed meanwhile
+/// and syncs again, then takes the writer connection (commits queue in the pool, without
+/// SQLite's sleeping busy handler) for a RESTART checkpoint: the few frames left, a small
+/// sync, and a wait for readers still on the WAL's older frames.
+async fn checkpoint(mut db: SqliteConnection, writer: Pool<Sqlite>, file: std::path::PathBuf) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut db).await {
-            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+        let frames = match passive_checkpoint(&mut db).await {
+            Ok(frames) => frames,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                continue;
+            }
+        };
+        if frames < RESTART_AT_FRAMES {
+            continue;
+        }
+        if let Err(e) = restart_wal(&mut db, &writer, &file).await {
+            tracing::warn!(error = %e, "restarting the WAL failed; retrying");
         }
     }
+}
+
+/// How many frames the WAL holds when the checkpointer restarts it (about 32 MiB of
+/// 4 KiB pages: half of `WAL_SIZE_LIMIT`, so the file is never truncated under load).
+const RESTART_AT_FRAMES: i64 = 8192;
+
+/// A passive checkpoint; the number of frames in the WAL.
+async fn passive_checkpoint(db: &mut SqliteConnection) -> Result<i64> {
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *db).await?;
+    Ok(sqlx::Row::try_get::<i64, _>(&row, 1)?)
+}
+
+async fn restart_wal(db: &mut SqliteConnection, writer: &Pool<Sqlite>, file: &std::path::Path) -> Result<()> {
+    // What the passive checkpoint copied, then what was committed while that synced.
+    sync_file(file).await?;
+    passive_checkpoint(db).await?;
+    sync_file(file).await?;
+    let mut conn = writer.acquire().await?;
+    sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Flushes the database file to disk (on a descriptor of our own: a sync covers the file,
+/// whoever wrote it).
+async fn sync_file(file: &std::path::Path) -> Result<()> {
+    let file = file.to_owned();
+    tokio::task::spawn_blocking(move || std::fs::File::open(file)?.sync_data())
+        .await
+        .map_err(std::io::Error::other)??;
+    Ok(())
 }
 
 #[async_trait]

@@ -71,6 +71,10 @@ enum Command {
         rate: f64,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Keep the accounts and threads made in this file, and reuse them when it exists
+        /// (for repeated runs against the same database: making 10,000 accounts takes minutes).
+        #[arg(long)]
+        setup: Option<PathBuf>,
     },
     /// Authenticated idle sockets: the server's memory per socket.
     Idle {
@@ -144,8 +148,8 @@ fn main() {
             Command::Fanout { on, receivers, rate, seconds } => {
                 print(scenarios::fanout(&target(&on), receivers, rate, seconds).await, &on)
             }
-            Command::Chat { on, conversations, size, rate, seconds } => {
-                print(scenarios::chat(&target(&on), conversations, size, rate, seconds).await, &on)
+            Command::Chat { on, conversations, size, rate, seconds, setup } => {
+                print(scenarios::chat(&target(&on), conversations, size, rate, seconds, setup.as_deref()).await, &on)
             }
             Command::Idle { on, sockets, per_account } => {
                 print(scenarios::idle(&target(&on), sockets, per_account).await, &on)

@@ -101,7 +101,7 @@ fn spawn_sender(
     rate: f64,
     start: tokio::time::Instant,
     mut stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<(Vec<u32>, i64)> {
+) -> tokio::task::JoinHandle<(Vec<u32>, std::ops::RangeInclusive<i64>)> {
     tokio::spawn(async move {
         let pending: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
         let acks = {
@@ -109,23 +109,25 @@ fn spawn_sender(
             let key = key.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut highest = 0;
+                // The numbers this run's messages got: a conversation of an earlier run
+                // (`chat --setup`) starts past 1.
+                let (mut lowest, mut highest) = (i64::MAX, 0);
                 loop {
                     match proto::next(kind, &mut rx, None).await {
                         Incoming::Ack { reference, seq } => {
                             if let Some(t) = pending.lock().unwrap().remove(&reference) {
                                 latencies.push((proto::now_us() - t).clamp(0, u32::MAX as i64) as u32);
                             }
-                            highest = highest.max(seq);
+                            (lowest, highest) = (lowest.min(seq), highest.max(seq));
                         }
                         Incoming::Delivery { key: k, n, .. } if kind != Kind::Salon && k == key => {
-                            highest = highest.max(n)
+                            (lowest, highest) = (lowest.min(n), highest.max(n));
                         }
                         Incoming::Closed => break,
                         _ => {}
                     }
                 }
-                (latencies, highest)
+                (latencies, lowest.min(highest + 1)..=highest)
             })
         };
         tokio::time::sleep_until(start).await;
@@ -155,10 +157,10 @@ fn spawn_sender(
             }
         }
         let _ = tx.close().await;
-        let (latencies, highest) =
-            tokio::time::timeout(SETTLE, acks).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+        let (latencies, numbers) =
+            tokio::time::timeout(SETTLE, acks).await.ok().and_then(|r| r.ok()).unwrap_or((Vec::new(), 1..=0));
         // The references never acknowledge: what was sent is what counts.
-        (latencies, if kind == Kind::Salon { highest } else { sent })
+        (latencies, if kind == Kind::Salon { numbers } else { 1..=sent })
     })
 }
 
@@ -231,21 +233,23 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
     let rss = stats::rss_mib(&target.pids);
     let _ = stop_senders.send(true);
     let mut sent: HashMap<String, i64> = HashMap::new();
+    let mut from: HashMap<String, i64> = HashMap::new();
     let mut ack_latencies = Vec::new();
     for (key, task) in senders {
-        let (latencies, highest) = task.await.expect("a sender");
+        let (latencies, numbers) = task.await.expect("a sender");
         ack_latencies.extend(latencies);
-        sent.insert(key, highest);
+        from.insert(key.clone(), *numbers.start());
+        sent.insert(key, *numbers.end());
     }
     // Every receiver should get every message: wait for that, within reason.
-    let expected: u64 = sent.iter().map(|(k, n)| *n as u64 * listeners.get(k).copied().unwrap_or(0)).sum();
+    let expected: u64 =
+        sent.iter().map(|(k, n)| (n + 1 - from[k]) as u64 * listeners.get(k).copied().unwrap_or(0)).sum();
     let deadline = Instant::now() + SETTLE;
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = stop_readers.send(true);
     let mut report = Report::default();
-    let from = HashMap::new();
     for (key, r) in readers {
         let expected = HashMap::from([(key.clone(), sent.get(&key).copied().unwrap_or(0))]);
         report.add(r.await.unwrap_or_default(), &expected, &from);
@@ -329,7 +333,35 @@ pub async fn fanout(target: &Target, receivers: usize, rate: f64, seconds: f64) 
 
 /// `chat`: `conversations` of `size` people, one socket each; each conversation gets
 /// `rate` messages per second from one of its members.
-pub async fn chat(target: &Target, conversations: usize, size: usize, rate: f64, seconds: f64) -> Value {
+pub async fn chat(
+    target: &Target,
+    conversations: usize,
+    size: usize,
+    rate: f64,
+    seconds: f64,
+    setup: Option<&std::path::Path>,
+) -> Value {
+    let groups = match setup.and_then(|path| std::fs::read_to_string(path).ok()) {
+        Some(saved) => groups_from_json(&serde_json::from_str(&saved).expect("a setup file written by chat")),
+        None => {
+            let groups = chat_groups(target, conversations, size).await;
+            if let Some(path) = setup {
+                std::fs::write(path, groups_to_json(&groups).to_string()).expect("write the setup file");
+            }
+            groups
+        }
+    };
+    let conversations = groups.len();
+    let size = groups.first().map_or(size, |g| g.receivers.len() + 1);
+    let mut run = run_groups(target, groups, rate, seconds).await;
+    let mut out = result("chat", target, rate * conversations as f64 * (size - 1) as f64, &mut run, seconds);
+    out["messages_per_s"] = json!(round(rate * conversations as f64));
+    out
+}
+
+/// The chat shape's accounts and threads, made through the API (the slow part: one
+/// password hash per account on the server).
+async fn chat_groups(target: &Target, conversations: usize, size: usize) -> Vec<Group> {
     let server = Server::new(&target.nodes[0], target.outbox.clone());
     let mut accounts = server.accounts(conversations * size + 1, 16).await;
     let owner = accounts.pop().unwrap();
@@ -352,10 +384,43 @@ pub async fn chat(target: &Target, conversations: usize, size: usize, rate: f64,
         let receivers = people[1..].iter().enumerate().map(|(j, a)| (i * size + j, Some(a.clone()))).collect();
         groups.push(Group { key, sender: Some(sender), receivers });
     }
-    let mut run = run_groups(target, groups, rate, seconds).await;
-    let mut out = result("chat", target, rate * conversations as f64 * (size - 1) as f64, &mut run, seconds);
-    out["messages_per_s"] = json!(round(rate * conversations as f64));
-    out
+    groups
+}
+
+/// Salon groups as JSON, so a later run against the same database can skip making them.
+fn groups_to_json(groups: &[Group]) -> Value {
+    let account = |a: &Account| json!({"id": a.id, "token": a.token});
+    let groups: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            json!({
+                "key": g.key,
+                "sender": g.sender.as_ref().map(account),
+                "receivers": g.receivers.iter().map(|(i, a)| json!([i, a.as_ref().map(account)])).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Value::from(groups)
+}
+
+fn groups_from_json(saved: &Value) -> Vec<Group> {
+    let account = |v: &Value| {
+        v.as_object().map(|_| Account { id: v["id"].as_str().unwrap().into(), token: v["token"].as_str().unwrap().into() })
+    };
+    let groups = saved.as_array().expect("an array of groups");
+    groups
+        .iter()
+        .map(|g| Group {
+            key: g["key"].as_str().expect("a key").into(),
+            sender: account(&g["sender"]),
+            receivers: g["receivers"]
+                .as_array()
+                .expect("receivers")
+                .iter()
+                .map(|r| (r[0].as_u64().expect("an index") as usize, account(&r[1])))
+                .collect(),
+        })
+        .collect()
 }
 
 /// `persist`: `conversations` senders, each alone in its conversation, keeping `window`
@@ -511,7 +576,8 @@ pub async fn revoke(target: &Target, receivers: usize, rate: f64, removals: usiz
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop_flood.send(true);
-    let (_, highest) = flood.await.unwrap();
+    let (_, numbers) = flood.await.unwrap();
+    let highest = *numbers.end();
     let expected = highest as u64 * receivers as u64;
     let deadline = Instant::now() + SETTLE;
     while counter.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
