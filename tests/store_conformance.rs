@@ -28,6 +28,7 @@ on_both_backends!(
     each_mail_is_claimed_once,
     concurrent_posts_number_gaplessly_and_fail_alone,
     a_run_of_posts_keeps_its_order_and_fails_alone,
+    runs_across_conversations_race_removals_without_errors,
 );
 
 async fn open(backend: Backend) -> Arc<dyn Store> {
@@ -483,6 +484,79 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     }
     let stored = store.messages(a, 1, 200).await.unwrap();
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=84).collect::<Vec<i64>>());
+}
+
+/// Runs of posts over several conversations, in every order, race removals that lock all
+/// of them (a group member removed from the group every thread is addressed to). Both
+/// take the rows in one order, so neither ever waits for the other in a cycle: no removal
+/// fails, and every post is stored or refused for what it is.
+async fn runs_across_conversations_race_removals_without_errors(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let member = account(&store, "member@example.com").await;
+    let ws = WorkspaceId(random_id());
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
+    store.add_member(ws, member, Role::Member, 0).await.unwrap();
+    let conversation = |kind, groups: Vec<ConversationId>, members: Vec<AccountId>| NewConversation {
+        id: ConversationId(random_id()),
+        workspace_id: ws,
+        kind,
+        title: "t".into(),
+        created_by: owner,
+        created_at: 0,
+        direct_key: None,
+        groups,
+        participants: if kind == ConversationKind::Group { vec![] } else { vec![owner] },
+        members,
+    };
+    let group = store.create_conversation(conversation(ConversationKind::Group, vec![], vec![owner, member]), &[]).await;
+    let group = group.unwrap().id;
+    let mut threads = Vec::new();
+    for _ in 0..6 {
+        let thread = conversation(ConversationKind::Thread, vec![group], vec![]);
+        threads.push(store.create_conversation(thread, &[]).await.unwrap().id);
+    }
+    let mut posters = Vec::new();
+    for p in 0..6usize {
+        let (store, threads) = (store.clone(), threads.clone());
+        posters.push(tokio::spawn(async move {
+            let author = if p % 2 == 0 { owner } else { member };
+            let mut answers = Vec::new();
+            for round in 0..15usize {
+                // Each run visits every thread, starting somewhere else, in either direction.
+                let mut order: Vec<ConversationId> = threads.clone();
+                let start = (p + round) % order.len();
+                order.rotate_left(start);
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                let run = order
+                    .into_iter()
+                    .map(|c| NewMessage {
+                        id: MessageId(random_id()),
+                        conversation_id: c,
+                        author,
+                        body: format!("p{p} r{round}"),
+                        reply_to: None,
+                        client_id: None,
+                        mentions: vec![],
+                        created_at: 1,
+                    })
+                    .collect();
+                answers.extend(store.post_messages(run).await);
+            }
+            answers
+        }));
+    }
+    for _ in 0..15 {
+        assert!(store.remove_group_member(group, member, &audit(ws)).await.expect("a removal never fails"));
+        assert!(store.add_group_member(group, member, 0, &audit(ws)).await.expect("an addition never fails"));
+    }
+    for poster in posters {
+        for answer in poster.await.unwrap() {
+            assert!(matches!(answer, Ok(Posted::Created(_)) | Err(StoreError::NotFound)), "{answer:?}");
+        }
+    }
 }
 
 /// SQLite's WAL is started over under a steady load of posts and reads. On its own, SQLite

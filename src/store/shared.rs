@@ -65,11 +65,14 @@ async fn lock_workspace(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result
 
 /// Takes the row locks of the conversations matching `condition` (on `$1`): a removal
 /// holds them so that a concurrent post either commits before it or sees the removal.
+/// PostgreSQL takes them in id order, the order a batch of posts takes them in
+/// (`commit_posts`), so neither ever waits for the other in a cycle.
 async fn lock_conversations(tx: &mut Transaction<'_, Db>, condition: &str, value: i64) -> Result<()> {
-    sqlx::query(&format!("UPDATE conversations SET last_seq = last_seq WHERE {condition}"))
-        .bind(value)
-        .execute(&mut **tx)
-        .await?;
+    let sql = match super::ROW_LOCK {
+        Some(lock) => format!("SELECT id FROM conversations WHERE {condition} ORDER BY id {lock}"),
+        None => format!("UPDATE conversations SET last_seq = last_seq WHERE {condition}"),
+    };
+    sqlx::query(&sql).bind(value).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -826,7 +829,8 @@ fn summary_sql(extra: &str) -> String {
            (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.seq > COALESCE(rm.seq, 0) \
               AND m.author_id <> $1 AND m.deleted_at IS NULL) AS unread, \
            {HAS_EXTERNALS} AS has_externals, \
-           (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id) AS last_activity \
+           (SELECT m.created_at FROM messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq) \
+             AS last_activity \
          FROM conversations c \
          JOIN workspaces w ON w.id = c.workspace_id \
          LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
@@ -1478,7 +1482,7 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
 /// Posts messages in one transaction, in order. A post that fails for its own reasons
 /// (not found, closed, a reused client id) fails alone; an `Err` (a database error broke
 /// the transaction) means nothing was stored, and the caller posts them one by one.
-pub(super) async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<Result<Posted>>> {
+async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<Result<Posted>>> {
     use sqlx::Connection;
     let mut tx = pool.begin().await?;
     let mut results = Vec::new();
@@ -1506,8 +1510,88 @@ pub(super) async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> 
     Ok(results)
 }
 
+/// One caller's run of posts, in its order, waiting for a committer (`commit_posts`);
+/// answered together, in the same order.
+pub(super) struct PostJob {
+    posts: Vec<NewMessage>,
+    done: tokio::sync::oneshot::Sender<Vec<Result<Posted>>>,
+}
+
+/// The queue of posts waiting for a committer, shared by the backend's committer tasks.
+pub(super) type PostQueue = std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<PostJob>>>;
+
+/// How many posts share one transaction at most (a caller's run is never split).
+const MAX_BATCH: usize = 64;
+
+/// Queues a caller's run of posts and waits for the commit that stores them.
+pub(super) async fn queue_posts(queue: &tokio::sync::mpsc::Sender<PostJob>, posts: Vec<NewMessage>) -> Vec<Result<Posted>> {
+    let count = posts.len();
+    let closed = || (0..count).map(|_| Err(sqlx::Error::PoolClosed.into())).collect();
+    let (done, answer) = tokio::sync::oneshot::channel();
+    if queue.send(PostJob { posts, done }).await.is_err() {
+        return closed();
+    }
+    answer.await.unwrap_or_else(|_| closed())
+}
+
+/// Group commit, one committer: the runs that queued while the committers were busy are
+/// stored in one transaction, so they share one commit (one WAL flush) instead of paying
+/// one each. Nobody is answered before that commit. A post that fails for its own reasons
+/// (not found, closed) fails alone; one that breaks the transaction (a database error)
+/// sends the whole batch back through one transaction per post, so only it fails.
+///
+/// Several committers may run at once (PostgreSQL; SQLite has one writer): each batch
+/// takes its conversations' rows in id order, as a removal does (`lock_conversations`),
+/// so transactions never wait on each other in a cycle, across nodes too. Posts to one
+/// conversation keep their order within a batch, and a caller's run is never split.
+pub(super) async fn commit_posts(pool: sqlx::Pool<Db>, queue: PostQueue) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let received = queue.lock().await.recv_many(&mut jobs, MAX_BATCH).await;
+        if received == 0 {
+            return;
+        }
+        let answers = commit_batch(&pool, &jobs).await;
+        for (job, answer) in jobs.drain(..).zip(answers) {
+            let _ = job.done.send(answer);
+        }
+    }
+}
+
+/// Stores a batch of runs; the answers, run by run.
+async fn commit_batch(pool: &sqlx::Pool<Db>, jobs: &[PostJob]) -> Vec<Vec<Result<Posted>>> {
+    // Every post as (run, index in run), in conversation id order; a stable sort keeps
+    // each conversation's posts in the order they came.
+    let mut order: Vec<(usize, usize)> =
+        jobs.iter().enumerate().flat_map(|(j, job)| (0..job.posts.len()).map(move |p| (j, p))).collect();
+    order.sort_by_key(|&(j, p)| jobs[j].posts[p].conversation_id.0);
+    let messages: Vec<&NewMessage> = order.iter().map(|&(j, p)| &jobs[j].posts[p]).collect();
+    match post_batch(pool, &messages).await {
+        Ok(results) => {
+            let mut answers: Vec<Vec<Option<Result<Posted>>>> =
+                jobs.iter().map(|job| job.posts.iter().map(|_| None).collect()).collect();
+            for ((j, p), result) in order.into_iter().zip(results) {
+                answers[j][p] = Some(result);
+            }
+            answers.into_iter().map(|run| run.into_iter().map(|a| a.expect("one answer per post")).collect()).collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, posts = messages.len(), "a batch of posts failed; posting them one by one");
+            let mut answers = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let mut run = Vec::with_capacity(job.posts.len());
+                for new in &job.posts {
+                    run.push(post_alone(pool, new).await);
+                }
+                answers.push(run);
+            }
+            answers
+        }
+    }
+}
+
 /// Posts one message in a transaction of its own.
-pub(super) async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
+async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
     let mut tx = pool.begin().await?;
     let posted = post_in(&mut tx, new).await?;
     if matches!(posted, Posted::Created(_)) {

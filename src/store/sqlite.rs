@@ -3,19 +3,20 @@
 //! connection turns lock contention into an orderly queue) and a pool of readers.
 //!
 //! Two tasks keep writes quick under load. Posts go through a group-commit queue
-//! (`commit_posts`): those that arrive while the writer is busy share one transaction and
-//! one WAL sync. And the writer never copies the WAL back into the database file itself
+//! (`shared::commit_posts`): those that arrive while the writer is busy share one
+//! transaction and one WAL sync. And the writer never copies the WAL back into the database file itself
 //! (SQLite's automatic checkpoint would stall whichever commit crossed the threshold for
 //! tens of milliseconds): a checkpointer on its own connection does it in the background,
 //! and starts the WAL over before it grows long (see `checkpoint`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Pool, Sqlite, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::config::{Backend, DatabaseConfig};
@@ -24,6 +25,8 @@ use crate::store::{MessageRow, NewMessage, Posted, Result, SearchStore, Store, m
 
 type Db = Sqlite;
 type ThisStore = SqliteStore;
+/// SQLite has no row locks (one writer does everything): see `shared::lock_conversations`.
+const ROW_LOCK: Option<&str> = None;
 
 // The same file is compiled once per backend, on purpose (see shared.rs).
 #[allow(clippy::duplicate_mod)]
@@ -39,7 +42,7 @@ const WAL_SIZE_LIMIT: &str = "67108864";
 pub struct SqliteStore {
     write: Pool<Sqlite>,
     read: Pool<Sqlite>,
-    posts: mpsc::Sender<PostJob>,
+    posts: mpsc::Sender<shared::PostJob>,
     checkpointer: JoinHandle<()>,
 }
 
@@ -67,7 +70,8 @@ impl SqliteStore {
             .await?;
         let checkpoints = SqliteConnection::connect_with(&options).await?;
         let (posts, queue) = mpsc::channel(1024);
-        tokio::spawn(commit_posts(write.clone(), queue));
+        // One committer: SQLite has one writer.
+        tokio::spawn(shared::commit_posts(write.clone(), Arc::new(Mutex::new(queue))));
         let checkpointer = tokio::spawn(checkpoint(checkpoints, write.clone(), file.to_owned()));
         Ok(SqliteStore { write, read, posts, checkpointer })
     }
@@ -85,23 +89,9 @@ impl SqliteStore {
         self.post_many(vec![new]).await.pop().expect("one answer per post")
     }
 
-    /// Queues posts in order, so they land in the same group commit (or consecutive ones).
+    /// Queues a run of posts for the next group commit (all of it in the same one).
     async fn post_many(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
-        let mut answers = Vec::with_capacity(batch.len());
-        for new in batch {
-            let (done, answer) = oneshot::channel();
-            let queued = self.posts.send(PostJob { new, done }).await.is_ok();
-            answers.push(queued.then_some(answer));
-        }
-        let mut results = Vec::with_capacity(answers.len());
-        for answer in answers {
-            let result = match answer {
-                Some(answer) => answer.await.unwrap_or_else(|_| Err(sqlx::Error::PoolClosed.into())),
-                None => Err(sqlx::Error::PoolClosed.into()),
-            };
-            results.push(result);
-        }
-        results
+        shared::queue_posts(&self.posts, batch).await
     }
 }
 
@@ -215,40 +205,5 @@ impl SearchStore for SqliteStore {
         let query: Vec<String> = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
         let matches = "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2)";
         shared::search(&self.read, matches, query.join(" "), account, workspace, limit).await
-    }
-}
-
-/// Posts waiting for the writer, handed over by `post_message`.
-struct PostJob {
-    new: NewMessage,
-    done: oneshot::Sender<Result<Posted>>,
-}
-
-/// How many posts share one transaction at most.
-const MAX_BATCH: usize = 64;
-
-/// Group commit: the posts that queued while the writer was busy are stored in one
-/// transaction, so they share one commit (one WAL sync) instead of paying one each.
-/// Nobody is answered before that commit. A post that fails for its own reasons (not
-/// found, closed) fails alone; one that breaks the transaction (a database error) sends
-/// the whole batch back through one transaction per post, so only it fails.
-async fn commit_posts(pool: Pool<Sqlite>, mut queue: mpsc::Receiver<PostJob>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.new).collect();
-        let results = match shared::post_batch(&pool, &messages).await {
-            Ok(results) => results,
-            Err(e) => {
-                tracing::warn!(error = %e, posts = batch.len(), "a batch of posts failed; posting them one by one");
-                let mut results = Vec::with_capacity(batch.len());
-                for job in &batch {
-                    results.push(shared::post_alone(&pool, &job.new).await);
-                }
-                results
-            }
-        };
-        for (job, result) in batch.drain(..).zip(results) {
-            let _ = job.done.send(result);
-        }
     }
 }
