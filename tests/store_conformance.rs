@@ -509,7 +509,8 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
         participants: if kind == ConversationKind::Group { vec![] } else { vec![owner] },
         members,
     };
-    let group = store.create_conversation(conversation(ConversationKind::Group, vec![], vec![owner, member]), &[]).await;
+    let group =
+        store.create_conversation(conversation(ConversationKind::Group, vec![], vec![owner, member]), &[]).await;
     let group = group.unwrap().id;
     let mut threads = Vec::new();
     for _ in 0..6 {

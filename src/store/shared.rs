@@ -1524,7 +1524,10 @@ pub(super) type PostQueue = std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc:
 const MAX_BATCH: usize = 64;
 
 /// Queues a caller's run of posts and waits for the commit that stores them.
-pub(super) async fn queue_posts(queue: &tokio::sync::mpsc::Sender<PostJob>, posts: Vec<NewMessage>) -> Vec<Result<Posted>> {
+pub(super) async fn queue_posts(
+    queue: &tokio::sync::mpsc::Sender<PostJob>,
+    posts: Vec<NewMessage>,
+) -> Vec<Result<Posted>> {
     let count = posts.len();
     let closed = || (0..count).map(|_| Err(sqlx::Error::PoolClosed.into())).collect();
     let (done, answer) = tokio::sync::oneshot::channel();

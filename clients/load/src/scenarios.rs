@@ -405,7 +405,8 @@ fn groups_to_json(groups: &[Group]) -> Value {
 
 fn groups_from_json(saved: &Value) -> Vec<Group> {
     let account = |v: &Value| {
-        v.as_object().map(|_| Account { id: v["id"].as_str().unwrap().into(), token: v["token"].as_str().unwrap().into() })
+        v.as_object()
+            .map(|_| Account { id: v["id"].as_str().unwrap().into(), token: v["token"].as_str().unwrap().into() })
     };
     let groups = saved.as_array().expect("an array of groups");
     groups
