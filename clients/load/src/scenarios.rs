@@ -34,6 +34,12 @@ struct Group {
     receivers: Vec<(usize, Option<Account>)>,
 }
 
+/// The numbers a sender's messages got in one run, `first..=last` (none: `last < first`).
+struct Numbers {
+    first: i64,
+    last: i64,
+}
+
 /// How long deliveries may take to arrive once the senders stop.
 const SETTLE: Duration = Duration::from_secs(5);
 const CONNECT_AT_ONCE: usize = 128;
@@ -101,7 +107,7 @@ fn spawn_sender(
     rate: f64,
     start: tokio::time::Instant,
     mut stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<(Vec<u32>, std::ops::RangeInclusive<i64>)> {
+) -> tokio::task::JoinHandle<(Vec<u32>, Numbers)> {
     tokio::spawn(async move {
         let pending: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
         let acks = {
@@ -127,7 +133,7 @@ fn spawn_sender(
                         _ => {}
                     }
                 }
-                (latencies, lowest.min(highest + 1)..=highest)
+                (latencies, Numbers { first: lowest.min(highest + 1), last: highest })
             })
         };
         tokio::time::sleep_until(start).await;
@@ -157,10 +163,13 @@ fn spawn_sender(
             }
         }
         let _ = tx.close().await;
-        let (latencies, numbers) =
-            tokio::time::timeout(SETTLE, acks).await.ok().and_then(|r| r.ok()).unwrap_or((Vec::new(), 1..=0));
+        let (latencies, numbers) = tokio::time::timeout(SETTLE, acks)
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or((Vec::new(), Numbers { first: 1, last: 0 }));
         // The references never acknowledge: what was sent is what counts.
-        (latencies, if kind == Kind::Salon { numbers } else { 1..=sent })
+        (latencies, if kind == Kind::Salon { numbers } else { Numbers { first: 1, last: sent } })
     })
 }
 
@@ -238,8 +247,8 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
     for (key, task) in senders {
         let (latencies, numbers) = task.await.expect("a sender");
         ack_latencies.extend(latencies);
-        from.insert(key.clone(), *numbers.start());
-        sent.insert(key, *numbers.end());
+        from.insert(key.clone(), numbers.first);
+        sent.insert(key, numbers.last);
     }
     // Every receiver should get every message: wait for that, within reason.
     let expected: u64 =
@@ -578,7 +587,7 @@ pub async fn revoke(target: &Target, receivers: usize, rate: f64, removals: usiz
     }
     let _ = stop_flood.send(true);
     let (_, numbers) = flood.await.unwrap();
-    let highest = *numbers.end();
+    let highest = numbers.last;
     let expected = highest as u64 * receivers as u64;
     let deadline = Instant::now() + SETTLE;
     while counter.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
