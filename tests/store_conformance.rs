@@ -72,6 +72,29 @@ async fn account(store: &Arc<dyn Store>, address: &str) -> AccountId {
     store.complete_signup(&token.hash(), 1_000, AccountId(random_id())).await.unwrap().expect("created").id
 }
 
+/// A workspace owned by `owner` (ten seats, five lite grants).
+async fn workspace(store: &Arc<dyn Store>, owner: AccountId) -> WorkspaceId {
+    let ws = WorkspaceId(random_id());
+    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
+    ws
+}
+
+/// A thread in `ws` started by `creator`, addressed to them alone.
+fn thread(ws: WorkspaceId, creator: AccountId, title: &str) -> NewConversation {
+    NewConversation {
+        id: ConversationId(random_id()),
+        workspace_id: ws,
+        kind: ConversationKind::Thread,
+        title: title.into(),
+        created_by: creator,
+        created_at: 0,
+        direct_key: None,
+        groups: vec![],
+        participants: vec![creator],
+        members: vec![],
+    }
+}
+
 async fn migrations_are_idempotent(backend: Backend) {
     let store = open(backend).await;
     store.migrate().await.expect("a second run applies nothing and fails nothing");
@@ -332,20 +355,8 @@ async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
     let outsider = account(&store, "outsider@example.com").await;
-    let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
-    let conversation = |title: &str| NewConversation {
-        id: ConversationId(random_id()),
-        workspace_id: ws,
-        kind: ConversationKind::Thread,
-        title: title.into(),
-        created_by: owner,
-        created_at: 0,
-        direct_key: None,
-        groups: vec![],
-        participants: vec![owner],
-        members: vec![],
-    };
+    let ws = workspace(&store, owner).await;
+    let conversation = |title: &str| thread(ws, owner, title);
     let open_one = store.create_conversation(conversation("open"), &[]).await.unwrap().id;
     let closed = store.create_conversation(conversation("closed"), &[]).await.unwrap().id;
     store.update_conversation(closed, None, Some(true)).await.unwrap();
@@ -397,20 +408,8 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
     let stranger = account(&store, "stranger@example.com").await;
-    let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
-    let conversation = |title: &str, creator: AccountId| NewConversation {
-        id: ConversationId(random_id()),
-        workspace_id: ws,
-        kind: ConversationKind::Thread,
-        title: title.into(),
-        created_by: creator,
-        created_at: 0,
-        direct_key: None,
-        groups: vec![],
-        participants: vec![creator],
-        members: vec![],
-    };
+    let ws = workspace(&store, owner).await;
+    let conversation = |title: &str, creator: AccountId| thread(ws, creator, title);
     let a = store.create_conversation(conversation("a", owner), &[]).await.unwrap().id;
     let b = store.create_conversation(conversation("b", owner), &[]).await.unwrap().id;
     let closed = store.create_conversation(conversation("closed", owner), &[]).await.unwrap().id;
@@ -494,28 +493,19 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
     let member = account(&store, "member@example.com").await;
-    let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
+    let ws = workspace(&store, owner).await;
     store.add_member(ws, member, Role::Member, 0).await.unwrap();
-    let conversation = |kind, groups: Vec<ConversationId>, members: Vec<AccountId>| NewConversation {
-        id: ConversationId(random_id()),
-        workspace_id: ws,
-        kind,
-        title: "t".into(),
-        created_by: owner,
-        created_at: 0,
-        direct_key: None,
-        groups,
-        participants: if kind == ConversationKind::Group { vec![] } else { vec![owner] },
-        members,
+    let group = NewConversation {
+        kind: ConversationKind::Group,
+        participants: vec![],
+        members: vec![owner, member],
+        ..thread(ws, owner, "g")
     };
-    let group =
-        store.create_conversation(conversation(ConversationKind::Group, vec![], vec![owner, member]), &[]).await;
-    let group = group.unwrap().id;
+    let group = store.create_conversation(group, &[]).await.unwrap().id;
     let mut threads = Vec::new();
     for _ in 0..6 {
-        let thread = conversation(ConversationKind::Thread, vec![group], vec![]);
-        threads.push(store.create_conversation(thread, &[]).await.unwrap().id);
+        let addressed = NewConversation { groups: vec![group], ..thread(ws, owner, "t") };
+        threads.push(store.create_conversation(addressed, &[]).await.unwrap().id);
     }
     let mut posters = Vec::new();
     for p in 0..6usize {
@@ -571,27 +561,8 @@ async fn the_sqlite_wal_stays_short_under_steady_load() {
     let config = DatabaseConfig { url: Secret(url), max_connections: 8, sqlite_synchronous: "normal".into() };
     let store = store::connect(&config, Backend::Sqlite, true).await.expect("the store opens");
     let owner = account(&store, "owner@example.com").await;
-    let ws = WorkspaceId(random_id());
-    store.create_workspace(ws, &WorkspaceName::parse("n", "W").unwrap(), owner, 10, 5, 0).await.unwrap();
-    let conversation = store
-        .create_conversation(
-            NewConversation {
-                id: ConversationId(random_id()),
-                workspace_id: ws,
-                kind: ConversationKind::Thread,
-                title: "load".into(),
-                created_by: owner,
-                created_at: 0,
-                direct_key: None,
-                groups: vec![],
-                participants: vec![owner],
-                members: vec![],
-            },
-            &[],
-        )
-        .await
-        .unwrap()
-        .id;
+    let ws = workspace(&store, owner).await;
+    let conversation = store.create_conversation(thread(ws, owner, "load"), &[]).await.unwrap().id;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let running = |stop: &Arc<std::sync::atomic::AtomicBool>| !stop.load(std::sync::atomic::Ordering::Relaxed);
     // Readers that never pause, and a watch on the WAL's size.
