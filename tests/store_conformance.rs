@@ -13,7 +13,9 @@ use salon::domain::{
     AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, MessageId, Role, WorkspaceId,
     WorkspaceName,
 };
-use salon::store::{self, NewAudit, NewConversation, NewMail, NewMessage, NewSignup, Posted, Store, StoreError};
+use salon::store::{
+    self, NewAudit, NewConversation, NewMail, NewMessage, NewSignup, Posted, Store, StoreError, Successor,
+};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -29,6 +31,7 @@ on_both_backends!(
     concurrent_posts_number_gaplessly_and_fail_alone,
     a_run_of_posts_keeps_its_order_and_fails_alone,
     runs_across_conversations_race_removals_without_errors,
+    runs_across_conversations_race_handovers_without_errors,
 );
 
 async fn open(backend: Backend) -> Arc<dyn Store> {
@@ -546,6 +549,75 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
     for poster in posters {
         for answer in poster.await.unwrap() {
             assert!(matches!(answer, Ok(Posted::Created(_)) | Err(StoreError::NotFound)), "{answer:?}");
+        }
+    }
+}
+
+/// The same with handovers: all of a leaver's groups move to a successor in one
+/// transaction, each group locking the threads addressed to it. Those come group by
+/// group, not in id order, unless the handover takes them all first.
+async fn runs_across_conversations_race_handovers_without_errors(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let (a, b) = (account(&store, "a@example.com").await, account(&store, "b@example.com").await);
+    let ws = workspace(&store, owner).await;
+    for m in [a, b] {
+        store.add_member(ws, m, Role::Member, 0).await.unwrap();
+    }
+    let (mut groups, mut threads) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let group = NewConversation {
+            kind: ConversationKind::Group,
+            participants: vec![],
+            members: vec![owner, a],
+            ..thread(ws, owner, "g")
+        };
+        let group = store.create_conversation(group, &[]).await.unwrap().id;
+        for _ in 0..3 {
+            let addressed = NewConversation { groups: vec![group], ..thread(ws, owner, "t") };
+            threads.push(store.create_conversation(addressed, &[]).await.unwrap().id);
+        }
+        groups.push(group);
+    }
+    let mut posters = Vec::new();
+    for p in 0..6usize {
+        let (store, threads) = (store.clone(), threads.clone());
+        posters.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for round in 0..30usize {
+                let mut order = threads.clone();
+                let start = (p * 5 + round) % order.len();
+                order.rotate_left(start);
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                let run = order
+                    .into_iter()
+                    .map(|c| NewMessage {
+                        id: MessageId(random_id()),
+                        conversation_id: c,
+                        author: owner,
+                        body: format!("p{p} r{round}"),
+                        reply_to: None,
+                        client_id: None,
+                        mentions: vec![],
+                        created_at: 1,
+                    })
+                    .collect();
+                answers.extend(store.post_messages(run).await);
+            }
+            answers
+        }));
+    }
+    for _ in 0..20 {
+        for (from, to) in [(a, b), (b, a)] {
+            let moved = store.replace_grants(ws, from, Successor::Account(to), &groups, owner, &audit(ws)).await;
+            assert_eq!(moved.expect("a handover never fails"), (4, 0));
+        }
+    }
+    for poster in posters {
+        for answer in poster.await.unwrap() {
+            assert!(matches!(answer, Ok(Posted::Created(_))), "{answer:?}");
         }
     }
 }

@@ -17,8 +17,8 @@ type ThisStore = PgStore;
 /// The lock an `UPDATE` that changes no key takes: see `shared::lock_conversations`.
 const ROW_LOCK: Option<&str> = Some("FOR NO KEY UPDATE");
 
-/// How many transactions of posts may commit at once, at most (and never more than a
-/// quarter of the pool: reads need connections too).
+/// How many transactions of posts may commit at once, at most: a quarter of the pool
+/// (reads need connections too), at least one.
 const COMMITTERS: u32 = 4;
 
 // The same file is compiled once per backend, on purpose (see shared.rs).
@@ -39,8 +39,7 @@ impl PgStore {
             // No JIT compilation: the planner's cost estimate of the conversation list
             // (per-conversation subqueries over a large messages table) crosses
             // `jit_above_cost`, and compiling it took 230 ms for a query that runs in
-            // under 1 ms. Salon's queries are all short ones. A `SET` rather than a
-            // startup option, so connection poolers that drop those do not matter.
+            // under 1 ms. Salon's queries are all short ones.
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::Executor::execute(conn, "SET jit = off").await?;

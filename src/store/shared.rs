@@ -1125,6 +1125,10 @@ impl ConversationStore for ThisStore {
     ) -> Result<(i64, i64)> {
         let mut tx = self.writer().begin().await?;
         lock_workspace(&mut tx, workspace).await?;
+        // Every conversation it may touch, in one statement (so in id order), before
+        // `ungrant` takes them one group's threads at a time: those would not be in id
+        // order, and could wait in a cycle with a batch of posts.
+        lock_conversations(&mut tx, "workspace_id = $1", workspace.0).await?;
         let now = summary.at;
         let heir = match &successor {
             Successor::Account(id) => Some(*id),
@@ -1520,7 +1524,8 @@ pub(super) struct PostJob {
 /// The queue of posts waiting for a committer, shared by the backend's committer tasks.
 pub(super) type PostQueue = std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<PostJob>>>;
 
-/// How many posts share one transaction at most (a caller's run is never split).
+/// How many posts share one transaction, at most: a batch takes runs while it holds
+/// fewer (a caller's run is never split, so one run of more stands alone).
 const MAX_BATCH: usize = 64;
 
 /// Queues a caller's run of posts and waits for the commit that stores them.
@@ -1550,9 +1555,17 @@ pub(super) async fn queue_posts(
 pub(super) async fn commit_posts(pool: sqlx::Pool<Db>, queue: PostQueue) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     loop {
-        let received = queue.lock().await.recv_many(&mut jobs, MAX_BATCH).await;
-        if received == 0 {
-            return;
+        {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else { return };
+            let mut posts = first.posts.len();
+            jobs.push(first);
+            while posts < MAX_BATCH
+                && let Ok(job) = queue.try_recv()
+            {
+                posts += job.posts.len();
+                jobs.push(job);
+            }
         }
         let answers = commit_batch(&pool, &jobs).await;
         for (job, answer) in jobs.drain(..).zip(answers) {
@@ -1577,6 +1590,15 @@ async fn commit_batch(pool: &sqlx::Pool<Db>, jobs: &[PostJob]) -> Vec<Vec<Result
                 answers[j][p] = Some(result);
             }
             answers.into_iter().map(|run| run.into_iter().map(|a| a.expect("one answer per post")).collect()).collect()
+        }
+        Err(StoreError::Database(e @ (sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed))) => {
+            // No connection to be had: one by one would only wait that long again per post.
+            tracing::warn!(error = %e, posts = messages.len(), "a batch of posts found no connection");
+            let failed = || match e {
+                sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+                _ => sqlx::Error::PoolTimedOut,
+            };
+            jobs.iter().map(|job| job.posts.iter().map(|_| Err(failed().into())).collect()).collect()
         }
         Err(e) => {
             tracing::warn!(error = %e, posts = messages.len(), "a batch of posts failed; posting them one by one");

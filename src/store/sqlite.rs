@@ -57,7 +57,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let file = options.get_filename();
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
@@ -139,6 +139,12 @@ async fn checkpoint(mut db: SqliteConnection, writer: Pool<Sqlite>, file: std::p
     }
 }
 
+/// How long a WAL restart waits for readers to leave the WAL's older frames, at most.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+
+/// How long a connection waits for a lock SQLite holds elsewhere.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How many frames the WAL holds when the checkpointer restarts it (about 32 MiB of
 /// 4 KiB pages: half of `WAL_SIZE_LIMIT`, so the file is never truncated under load).
 const RESTART_AT_FRAMES: i64 = 8192;
@@ -154,8 +160,16 @@ async fn restart_wal(db: &mut SqliteConnection, writer: &Pool<Sqlite>, file: &st
     sync_file(file).await?;
     passive_checkpoint(db).await?;
     sync_file(file).await?;
+    // A RESTART waits (SQLite's busy handler) for readers still on the WAL's older frames
+    // while it holds the writer; a long read must not hold every commit up with it. When
+    // the wait runs out, the restart is tried again at the next turn.
     let mut conn = writer.acquire().await?;
-    sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *conn).await?;
+    sqlx::query(&format!("PRAGMA busy_timeout = {}", RESTART_WAIT.as_millis())).execute(&mut *conn).await?;
+    let restarted = sqlx::query("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await;
+    sqlx::query(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis())).execute(&mut *conn).await?;
+    if sqlx::Row::try_get::<i64, _>(&restarted?, 0)? != 0 {
+        tracing::debug!("a reader kept the WAL from restarting; trying again");
+    }
     Ok(())
 }
 
