@@ -1399,6 +1399,15 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
 pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Posted> {
     // Concurrent posters (and removals, which take the row too) queue here; a removal
     // that committed first wins, and a post that is rolled back gives its number back.
+    // On PostgreSQL the row is taken first, by a statement of its own: a statement that
+    // waited for a row lock still reads the other tables as they were when it started,
+    // so the access check below would not see a removal that committed during the wait.
+    if let Some(lock) = super::ROW_LOCK {
+        sqlx::query(&format!("SELECT id FROM conversations WHERE id = $1 {lock}"))
+            .bind(new.conversation_id.0)
+            .execute(&mut *tx)
+            .await?;
+    }
     let bumped = sqlx::query(&format!(
         "UPDATE conversations SET last_seq = last_seq + 1 \
          WHERE id = $1 AND NOT locked AND id IN ({}) \
