@@ -488,6 +488,47 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=84).collect::<Vec<i64>>());
 }
 
+/// Six tasks posting `rounds` runs each, every run visiting every conversation, starting
+/// somewhere else and in either direction; `author(task)` posts them. Their answers.
+fn post_runs(
+    store: &Arc<dyn Store>,
+    conversations: &[ConversationId],
+    rounds: usize,
+    author: impl Fn(usize) -> AccountId,
+) -> Vec<tokio::task::JoinHandle<Vec<store::Result<Posted>>>> {
+    (0..6usize)
+        .map(|p| {
+            let (store, conversations, author) = (store.clone(), conversations.to_vec(), author(p));
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for round in 0..rounds {
+                    let mut order = conversations.clone();
+                    let start = (p * 5 + round) % order.len();
+                    order.rotate_left(start);
+                    if round % 2 == 1 {
+                        order.reverse();
+                    }
+                    let run = order
+                        .into_iter()
+                        .map(|c| NewMessage {
+                            id: MessageId(random_id()),
+                            conversation_id: c,
+                            author,
+                            body: format!("p{p} r{round}"),
+                            reply_to: None,
+                            client_id: None,
+                            mentions: vec![],
+                            created_at: 1,
+                        })
+                        .collect();
+                    answers.extend(store.post_messages(run).await);
+                }
+                answers
+            })
+        })
+        .collect()
+}
+
 /// Runs of posts over several conversations, in every order, race removals that lock all
 /// of them (a group member removed from the group every thread is addressed to). Both
 /// take the rows in one order, so neither ever waits for the other in a cycle: no removal
@@ -510,38 +551,7 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
         let addressed = NewConversation { groups: vec![group], ..thread(ws, owner, "t") };
         threads.push(store.create_conversation(addressed, &[]).await.unwrap().id);
     }
-    let mut posters = Vec::new();
-    for p in 0..6usize {
-        let (store, threads) = (store.clone(), threads.clone());
-        posters.push(tokio::spawn(async move {
-            let author = if p % 2 == 0 { owner } else { member };
-            let mut answers = Vec::new();
-            for round in 0..15usize {
-                // Each run visits every thread, starting somewhere else, in either direction.
-                let mut order: Vec<ConversationId> = threads.clone();
-                let start = (p + round) % order.len();
-                order.rotate_left(start);
-                if round % 2 == 1 {
-                    order.reverse();
-                }
-                let run = order
-                    .into_iter()
-                    .map(|c| NewMessage {
-                        id: MessageId(random_id()),
-                        conversation_id: c,
-                        author,
-                        body: format!("p{p} r{round}"),
-                        reply_to: None,
-                        client_id: None,
-                        mentions: vec![],
-                        created_at: 1,
-                    })
-                    .collect();
-                answers.extend(store.post_messages(run).await);
-            }
-            answers
-        }));
-    }
+    let posters = post_runs(&store, &threads, 15, |p| if p % 2 == 0 { owner } else { member });
     for _ in 0..15 {
         assert!(store.remove_group_member(group, member, &audit(ws)).await.expect("a removal never fails"));
         assert!(store.add_group_member(group, member, 0, &audit(ws)).await.expect("an addition never fails"));
@@ -579,36 +589,7 @@ async fn runs_across_conversations_race_handovers_without_errors(backend: Backen
         }
         groups.push(group);
     }
-    let mut posters = Vec::new();
-    for p in 0..6usize {
-        let (store, threads) = (store.clone(), threads.clone());
-        posters.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            for round in 0..30usize {
-                let mut order = threads.clone();
-                let start = (p * 5 + round) % order.len();
-                order.rotate_left(start);
-                if round % 2 == 1 {
-                    order.reverse();
-                }
-                let run = order
-                    .into_iter()
-                    .map(|c| NewMessage {
-                        id: MessageId(random_id()),
-                        conversation_id: c,
-                        author: owner,
-                        body: format!("p{p} r{round}"),
-                        reply_to: None,
-                        client_id: None,
-                        mentions: vec![],
-                        created_at: 1,
-                    })
-                    .collect();
-                answers.extend(store.post_messages(run).await);
-            }
-            answers
-        }));
-    }
+    let posters = post_runs(&store, &threads, 30, |_| owner);
     for _ in 0..20 {
         for (from, to) in [(a, b), (b, a)] {
             let moved = store.replace_grants(ws, from, Successor::Account(to), &groups, owner, &audit(ws)).await;
