@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::config::{Backend, DatabaseConfig};
 use crate::domain::{AccountId, WorkspaceId};
-use crate::store::{MessageRow, NewMessage, Posted, Result, SearchStore, Store, migrator};
+use crate::store::{MessageRow, Result, SearchStore, Store, migrator};
 
 type Db = Postgres;
 type ThisStore = PgStore;
@@ -62,18 +62,6 @@ impl PgStore {
 
     fn reader(&self) -> &Pool<Postgres> {
         &self.pool
-    }
-
-    /// Queues a post for the next group commit.
-    async fn post(&self, new: NewMessage) -> Result<Posted> {
-        self.post_many(vec![new]).await.pop().expect("one answer per post")
-    }
-
-    /// Queues a run of posts for the next group commit (all of it in the same one). Posts
-    /// from every socket share transactions: 2,000 posts a second from 2,000 sockets are
-    /// a few hundred commits, not 2,000.
-    async fn post_many(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
-        shared::queue_posts(&self.posts, batch).await
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Backend, DatabaseConfig};
 use crate::domain::{AccountId, WorkspaceId};
-use crate::store::{MessageRow, NewMessage, Posted, Result, SearchStore, Store, migrator};
+use crate::store::{MessageRow, Result, SearchStore, Store, migrator};
 
 type Db = Sqlite;
 type ThisStore = SqliteStore;
@@ -82,16 +82,6 @@ impl SqliteStore {
 
     fn reader(&self) -> &Pool<Sqlite> {
         &self.read
-    }
-
-    /// Queues a post for the next group commit.
-    async fn post(&self, new: NewMessage) -> Result<Posted> {
-        self.post_many(vec![new]).await.pop().expect("one answer per post")
-    }
-
-    /// Queues a run of posts for the next group commit (all of it in the same one).
-    async fn post_many(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
-        shared::queue_posts(&self.posts, batch).await
     }
 }
 
