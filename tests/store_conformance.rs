@@ -603,11 +603,12 @@ async fn runs_across_conversations_race_handovers_without_errors(backend: Backen
     }
 }
 
-/// PostgreSQL: a post that waited for a removal's row lock sees the removal. (A statement
-/// that waited for a row reads the other tables as they were when it began: the access
-/// check must come after the wait, in a statement of its own.)
+/// PostgreSQL: a change that waited for a removal's row lock sees the removal — a post, an
+/// edit, a deletion and a reaction by the removed guest. (A statement that waited for a
+/// row reads the other tables as they were when it began: the access check must come
+/// after the wait, in a statement of its own.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_post_that_waited_for_a_removal_sees_it() {
+async fn a_change_that_waited_for_a_removal_sees_it() {
     use sqlx::Connection;
     let url = common::fresh_database(Backend::Postgres).await;
     let config = DatabaseConfig { url: Secret(url.clone()), max_connections: 8, sqlite_synchronous: "normal".into() };
@@ -615,59 +616,72 @@ async fn a_post_that_waited_for_a_removal_sees_it() {
     let owner = account(&store, "owner@example.com").await;
     let guest = account(&store, "guest@example.com").await;
     let ws = workspace(&store, owner).await;
-    let addressed = NewConversation { participants: vec![owner, guest], ..thread(ws, owner, "t") };
-    let conversation = store.create_conversation(addressed, &[]).await.unwrap().id;
-    // A removal under way: the conversation's row taken, the guest's place gone, not
-    // committed yet.
-    let mut removal = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut removal).await.unwrap();
-    sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(conversation.0)
-        .execute(&mut removal)
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2")
-        .bind(conversation.0)
-        .bind(guest.0)
-        .execute(&mut removal)
-        .await
-        .unwrap();
-    let post = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let new = NewMessage {
-                id: MessageId(random_id()),
-                conversation_id: conversation,
-                author: guest,
-                body: "after".into(),
-                reply_to: None,
-                client_id: None,
-                mentions: vec![],
-                created_at: 1,
-            };
-            store.post_message(new).await
-        })
-    };
-    // Once the post waits for the row, the removal commits.
     let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut watch)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
+    for change in ["post", "edit", "delete", "react"] {
+        let addressed = NewConversation { participants: vec![owner, guest], ..thread(ws, owner, change) };
+        let conversation = store.create_conversation(addressed, &[]).await.unwrap().id;
+        let by_guest = move |body: &str| NewMessage {
+            id: MessageId(random_id()),
+            conversation_id: conversation,
+            author: guest,
+            body: body.into(),
+            reply_to: None,
+            client_id: None,
+            mentions: vec![],
+            created_at: 1,
+        };
+        let first = by_guest("before");
+        let first_id = first.id;
+        assert!(matches!(store.post_message(first).await, Ok(Posted::Created(_))));
+        // A removal under way: the conversation's row taken, the guest's place gone, not
+        // committed yet.
+        let mut removal = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut removal).await.unwrap();
+        sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(conversation.0)
+            .execute(&mut removal)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM conversation_participants WHERE conversation_id = $1 AND account_id = $2")
+            .bind(conversation.0)
+            .bind(guest.0)
+            .execute(&mut removal)
+            .await
+            .unwrap();
+        let attempt = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                match change {
+                    "post" => store.post_message(by_guest("after")).await.map(|_| ()),
+                    "edit" => store.edit_message(conversation, 1, guest, "after", 2).await,
+                    "delete" => store.delete_message(conversation, 1, guest, 2).await,
+                    _ => store.add_reaction(conversation, first_id, guest, "👍", 2).await.map(|_| ()),
+                }
+            })
+        };
+        // Once the change waits for the row, the removal commits.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&mut watch)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the {change} never waited for the removal's lock");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        assert!(std::time::Instant::now() < deadline, "the post never waited for the removal's lock");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        sqlx::query("COMMIT").execute(&mut removal).await.unwrap();
+        let answer = attempt.await.unwrap();
+        assert!(matches!(answer, Err(StoreError::NotFound)), "the removed guest's {change} went through: {answer:?}");
+        let message = store.message(conversation, 1).await.unwrap().unwrap();
+        assert_eq!((message.body.as_str(), message.deleted_at), ("before", None), "{change}");
+        assert_eq!(store.conversation(conversation).await.unwrap().unwrap().last_seq, 1, "{change}");
+        assert!(store.extras(conversation, 1, 1).await.unwrap().reactions.is_empty(), "{change}");
     }
-    sqlx::query("COMMIT").execute(&mut removal).await.unwrap();
-    let posted = post.await.unwrap();
-    assert!(matches!(posted, Err(StoreError::NotFound)), "the removed guest's post was stored: {posted:?}");
-    assert_eq!(store.conversation(conversation).await.unwrap().unwrap().last_seq, 0);
 }
 
 /// SQLite's WAL is started over under a steady load of posts and reads. On its own, SQLite

@@ -282,7 +282,7 @@ impl Messages {
             return Err(Error::NotFound);
         }
         let now = now_ms();
-        self.store.edit_message(conversation, seq, &body, now).await?;
+        self.store.edit_message(conversation, seq, caller, &body, now).await?;
         let frame = ServerFrame::MessageEdited { conversation_id: conversation, seq, body, edited_at: now };
         self.bus.publish(conversation, Event::new(Some(conversation), None, &frame));
         self.get(caller, conversation, seq).await
@@ -303,7 +303,7 @@ impl Messages {
             return Err(Error::NotFound);
         }
         let now = now_ms();
-        self.store.delete_message(conversation, seq, now).await?;
+        self.store.delete_message(conversation, seq, caller, now).await?;
         let frame = ServerFrame::MessageDeleted { conversation_id: conversation, seq, deleted_at: now };
         self.bus.publish(conversation, Event::new(Some(conversation), None, &frame));
         Ok(())
@@ -327,12 +327,12 @@ impl Messages {
         }
         let (conversation_id, emoji_owned, account_id) = (conversation, emoji.to_owned(), caller);
         let frame = if add {
-            if !self.store.add_reaction(message.id, caller, emoji, now_ms()).await? {
+            if !self.store.add_reaction(conversation, message.id, caller, emoji, now_ms()).await? {
                 return Ok(());
             }
             ServerFrame::ReactionAdded { conversation_id, seq, emoji: emoji_owned, account_id }
         } else {
-            if !self.store.remove_reaction(message.id, caller, emoji).await? {
+            if !self.store.remove_reaction(conversation, message.id, caller, emoji).await? {
                 return Err(Error::NotFound);
             }
             ServerFrame::ReactionRemoved { conversation_id, seq, emoji: emoji_owned, account_id }

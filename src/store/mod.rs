@@ -609,11 +609,37 @@ pub trait MessageStore: Send + Sync {
     /// Newest non-deleted message of each conversation.
     async fn last_messages(&self, conversations: &[ConversationId]) -> Result<Vec<MessageRow>>;
     async fn extras(&self, conversation: ConversationId, from: i64, to: i64) -> Result<MessageExtras>;
-    async fn edit_message(&self, conversation: ConversationId, seq: i64, body: &str, now: i64) -> Result<()>;
-    async fn delete_message(&self, conversation: ConversationId, seq: i64, now: i64) -> Result<()>;
-    /// `false` if it was there already.
-    async fn add_reaction(&self, message: MessageId, account: AccountId, emoji: &str, now: i64) -> Result<bool>;
-    async fn remove_reaction(&self, message: MessageId, account: AccountId, emoji: &str) -> Result<bool>;
+    // The changes below take the conversation's row and check, after it, that the caller
+    // still sees the conversation (`NotFound` if not, as if it did not exist): a removal
+    // that commits first wins, as it does against a post.
+    /// The author's own message; `Locked` if the conversation is closed.
+    async fn edit_message(
+        &self,
+        conversation: ConversationId,
+        seq: i64,
+        author: AccountId,
+        body: &str,
+        now: i64,
+    ) -> Result<()>;
+    /// Leaves a tombstone, closed conversation or not (who may is the service's to say).
+    async fn delete_message(&self, conversation: ConversationId, seq: i64, caller: AccountId, now: i64) -> Result<()>;
+    /// `false` if it was there already (or the message is deleted); `Locked` if closed.
+    async fn add_reaction(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+        now: i64,
+    ) -> Result<bool>;
+    /// `false` if there was no such reaction; `Locked` if closed.
+    async fn remove_reaction(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+    ) -> Result<bool>;
     /// Moves the read marker forward (never back); returns where it is.
     async fn mark_read(&self, account: AccountId, conversation: ConversationId, seq: i64) -> Result<i64>;
 }

@@ -76,6 +76,32 @@ async fn lock_conversations(tx: &mut Transaction<'_, Db>, condition: &str, value
     Ok(())
 }
 
+/// Takes `conversation`'s row for a change by `caller` (so that a removal either commits
+/// before the change or after it), then checks that the caller still sees it —
+/// `NotFound` otherwise — and, with `open`, that it is not closed (`Locked`). The check is
+/// a statement of its own after the lock, for the reason given in `post_in`.
+async fn take_for_change(
+    tx: &mut Transaction<'_, Db>,
+    conversation: ConversationId,
+    caller: AccountId,
+    open: bool,
+) -> Result<()> {
+    lock_conversations(tx, "id = $1", conversation.0).await?;
+    let locked = sqlx::query(&format!(
+        "SELECT c.locked FROM conversations c WHERE c.id = $2 AND c.id IN ({})",
+        visible_ids("$1")
+    ))
+    .bind(caller.0)
+    .bind(conversation.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match locked {
+        None => Err(StoreError::NotFound),
+        Some(row) if open && row.try_get::<bool, _>("locked")? => Err(StoreError::Locked),
+        Some(_) => Ok(()),
+    }
+}
+
 async fn seats_used(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result<i64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM workspace_members WHERE workspace_id = $1 AND role <> 'lite'")
         .bind(id.0)
@@ -1739,25 +1765,25 @@ impl MessageStore for ThisStore {
         })
     }
 
-    async fn edit_message(&self, conversation: ConversationId, seq: i64, body: &str, now: i64) -> Result<()> {
+    async fn edit_message(
+        &self,
+        conversation: ConversationId,
+        seq: i64,
+        author: AccountId,
+        body: &str,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.writer().begin().await?;
-        let Some(row) = sqlx::query("UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING locked")
-            .bind(conversation.0)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Err(StoreError::NotFound);
-        };
-        if row.try_get::<bool, _>("locked")? {
-            return Err(StoreError::Locked);
-        }
+        take_for_change(&mut tx, conversation, author, true).await?;
         let done = sqlx::query(
-            "UPDATE messages SET body = $1, edited_at = $2 WHERE conversation_id = $3 AND seq = $4 AND deleted_at IS NULL",
+            "UPDATE messages SET body = $1, edited_at = $2 \
+             WHERE conversation_id = $3 AND seq = $4 AND author_id = $5 AND deleted_at IS NULL",
         )
         .bind(body)
         .bind(now)
         .bind(conversation.0)
         .bind(seq)
+        .bind(author.0)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -1767,8 +1793,10 @@ impl MessageStore for ThisStore {
         Ok(())
     }
 
-    async fn delete_message(&self, conversation: ConversationId, seq: i64, now: i64) -> Result<()> {
+    async fn delete_message(&self, conversation: ConversationId, seq: i64, caller: AccountId, now: i64) -> Result<()> {
         let mut tx = self.writer().begin().await?;
+        // Moderators delete in closed conversations too: the service decides who may.
+        take_for_change(&mut tx, conversation, caller, false).await?;
         // The row stays as a tombstone so that sequences stay gapless.
         let Some(row) = sqlx::query(
             "UPDATE messages SET body = '', deleted_at = $1 WHERE conversation_id = $2 AND seq = $3 \
@@ -1789,27 +1817,53 @@ impl MessageStore for ThisStore {
         Ok(())
     }
 
-    async fn add_reaction(&self, message: MessageId, account: AccountId, emoji: &str, now: i64) -> Result<bool> {
+    async fn add_reaction(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        take_for_change(&mut tx, conversation, account, true).await?;
+        // Only onto a message of this conversation that is still there.
         let done = sqlx::query(
-            "INSERT INTO reactions (message_id, account_id, emoji, created_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO reactions (message_id, account_id, emoji, created_at) \
+             SELECT id, $2, $3, $4 FROM messages WHERE id = $1 AND conversation_id = $5 AND deleted_at IS NULL \
              ON CONFLICT DO NOTHING",
         )
         .bind(message.0)
         .bind(account.0)
         .bind(emoji)
         .bind(now)
-        .execute(self.writer())
+        .bind(conversation.0)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn remove_reaction(&self, message: MessageId, account: AccountId, emoji: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3")
-            .bind(message.0)
-            .bind(account.0)
-            .bind(emoji)
-            .execute(self.writer())
-            .await?;
+    async fn remove_reaction(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        account: AccountId,
+        emoji: &str,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        take_for_change(&mut tx, conversation, account, true).await?;
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3 \
+             AND message_id IN (SELECT id FROM messages WHERE conversation_id = $4)",
+        )
+        .bind(message.0)
+        .bind(account.0)
+        .bind(emoji)
+        .bind(conversation.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
