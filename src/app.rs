@@ -72,10 +72,34 @@ impl App {
         let stopped = move |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        let hub = services.hub.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
+            // Gateway sockets reconnect elsewhere (4012) at once; a socket that
+            // authenticates after this sees the flag and is closed the same way.
+            hub.close_all(salon_protocol::gateway::close::GOING_AWAY);
+        });
+
+        // Every socket's ping and idle check: one ticker for the node, each socket in one
+        // of `heartbeat_seconds` one-second slots (see `Hub::heartbeat`).
+        let hub = services.hub.clone();
+        let slots = config.gateway.heartbeat_seconds;
+        let mut heartbeat_stop = stop_rx.clone();
+        let heartbeat = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut slot = 0;
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {
+                        hub.heartbeat(slot, slots);
+                        slot = (slot + 1) % slots;
+                    }
+                    _ = heartbeat_stop.wait_for(|stop| *stop) => return,
+                }
+            }
         });
 
         let worker = tokio::spawn(mailer.run_worker(Worker::from_config(&config.mail), stopped(stop_rx.clone())));
@@ -150,6 +174,7 @@ impl App {
         services.bus.shutdown().await;
         let _ = worker.await;
         let _ = maintenance.await;
+        let _ = heartbeat.await;
         let _ = reconciler.await;
         services.store.close().await;
         tracing::info!("stopped");

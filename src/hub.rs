@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::crypto::TokenHash;
 use crate::domain::{AccountId, ConversationId, IdBuildHasher, IdSet, now_us};
@@ -68,18 +68,29 @@ pub enum Outbound {
     /// The conversation's messages go up to this sequence: fill what is missing from the
     /// store (after the node may have missed events).
     CatchUp(ConversationId, i64),
-    /// An answer to a client frame (ack, error, pong), written in turn.
-    Reply(Utf8Bytes),
+    /// An answer to a client frame (ack, error, pong), written in turn. Boxed to keep
+    /// every item small: each socket's queue starts with room for 32 of them.
+    Reply(Box<Utf8Bytes>),
     /// Close the socket with this code once what was queued before is written.
     Close(u16),
+    /// The hub has closed the socket (`SessionHandle::close`): stop now. Not counted
+    /// against the queue's limits, so that it always gets through.
+    Kill,
+    /// Time to ping the client and check when it was last heard from (`Hub::heartbeat`).
+    /// Not counted either.
+    Heartbeat,
 }
 
+const _: () = assert!(std::mem::size_of::<Outbound>() <= 24, "keep queue items small");
+
 impl Outbound {
-    fn cost(&self) -> usize {
+    /// Bytes counted against the queue's byte limit; `None`: not counted at all.
+    fn cost(&self) -> Option<usize> {
         match self {
-            Outbound::Event(e) => e.text.len(),
-            Outbound::Reply(text) => text.len(),
-            _ => 64,
+            Outbound::Event(e) => Some(e.text.len()),
+            Outbound::Reply(text) => Some(text.len()),
+            Outbound::Kill | Outbound::Heartbeat => None,
+            _ => Some(64),
         }
     }
 }
@@ -104,14 +115,16 @@ pub struct SessionHandle {
     pub account: AccountId,
     /// The session token the socket authenticated with (so a log-out closes it).
     pub token: TokenHash,
-    tx: mpsc::Sender<Outbound>,
+    /// Unbounded on its own: the limits are counted here (a bounded channel would pay
+    /// for a semaphore on every frame, and could refuse the kill).
+    tx: mpsc::UnboundedSender<Outbound>,
+    queued_frames: AtomicUsize,
     queued_bytes: AtomicUsize,
-    max_bytes: usize,
+    limits: QueueLimits,
     /// Conversations this socket may receive events of. Changed only by the hub.
     subscriptions: Mutex<Subscriptions>,
     /// 0 while open; the close code once the hub has decided to close the socket.
     close_code: AtomicU16,
-    kill: Notify,
 }
 
 impl SessionHandle {
@@ -122,7 +135,7 @@ impl SessionHandle {
 
     /// Queues an answer to one of the client's frames.
     pub fn reply(&self, text: Utf8Bytes) {
-        self.push(Outbound::Reply(text));
+        self.push(Outbound::Reply(Box::new(text)));
     }
 
     /// Closes the socket with `code` after what is already queued (the reader's verdict:
@@ -136,26 +149,20 @@ impl SessionHandle {
         self.subscriptions.lock().expect("not poisoned").set.iter().copied().collect()
     }
 
-    /// Marks `bytes` of queued frames as written.
+    /// Marks a queued item as taken by the session.
     pub fn dequeued(&self, item: &Outbound) {
-        self.queued_bytes.fetch_sub(item.cost(), Ordering::Relaxed);
-    }
-
-    /// Resolves once the hub has decided to close this socket; returns the close code.
-    pub async fn killed(&self) -> u16 {
-        loop {
-            let notified = self.kill.notified();
-            if self.is_closed() {
-                return self.close_code();
-            }
-            notified.await;
+        if let Some(cost) = item.cost() {
+            self.queued_frames.fetch_sub(1, Ordering::Relaxed);
+            self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
         }
     }
 
+    /// Closes the socket: its session stops at the next item it takes, and a session
+    /// waiting for work is woken by a `Kill` (which never waits behind the limits).
     pub fn close(&self, code: u16) {
         debug_assert_ne!(code, 0, "0 means open");
         if self.close_code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            self.kill.notify_waiters();
+            let _ = self.tx.send(Outbound::Kill);
         }
     }
 
@@ -173,14 +180,16 @@ impl SessionHandle {
         if self.is_closed() {
             return;
         }
-        let cost = item.cost();
-        if self.queued_bytes.fetch_add(cost, Ordering::Relaxed) + cost > self.max_bytes {
-            self.close(close::SLOW_CONSUMER);
-            return;
+        if let Some(cost) = item.cost() {
+            let frames = self.queued_frames.fetch_add(1, Ordering::Relaxed) + 1;
+            let bytes = self.queued_bytes.fetch_add(cost, Ordering::Relaxed) + cost;
+            if frames > self.limits.frames || bytes > self.limits.bytes {
+                self.close(close::SLOW_CONSUMER);
+                return;
+            }
         }
-        if self.tx.try_send(item).is_err() {
-            self.close(close::SLOW_CONSUMER);
-        }
+        // Fails only once the session has ended.
+        let _ = self.tx.send(item);
     }
 }
 
@@ -243,18 +252,22 @@ impl Hub {
 
     /// Registers a socket of `account`; from now on account-wide events (grants,
     /// revocations, read markers) reach it. Conversations are subscribed separately.
-    pub fn register(&self, account: AccountId, token: TokenHash) -> (Arc<SessionHandle>, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(self.limits.frames);
+    pub fn register(
+        &self,
+        account: AccountId,
+        token: TokenHash,
+    ) -> (Arc<SessionHandle>, mpsc::UnboundedReceiver<Outbound>) {
+        let (tx, rx) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             account,
             token,
             tx,
+            queued_frames: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
-            max_bytes: self.limits.bytes,
+            limits: self.limits,
             subscriptions: Mutex::new(Subscriptions::default()),
             close_code: AtomicU16::new(0),
-            kill: Notify::new(),
         });
         let first = {
             let mut sessions = self.accounts.entry(account).or_default();
@@ -326,10 +339,13 @@ impl Hub {
     /// Queues `event` for every socket subscribed to its conversation.
     pub fn publish(&self, conversation: ConversationId, event: Arc<Event>) {
         self.stats.events_published.fetch_add(1, Ordering::Relaxed);
-        // Clone the list and let go of the shard before touching any queue.
-        let subscribers = self.conversations.get(&conversation).map(|s| s.clone()).unwrap_or_default();
-        for s in subscribers {
-            self.deliver(&s, Outbound::Event(event.clone()));
+        // Under the shard's read lock: queueing never waits and never comes back into the
+        // hub, and copying the list (an allocation and two reference counts per
+        // subscriber) cost more than the fan-out itself.
+        if let Some(subscribers) = self.conversations.get(&conversation) {
+            for s in subscribers.iter() {
+                self.deliver(s, Outbound::Event(event.clone()));
+            }
         }
     }
 
@@ -415,6 +431,17 @@ impl Hub {
         }
     }
 
+    /// Queues a `Heartbeat` for every socket here in slot `slot` of `slots`: a ticker
+    /// calls this once a second with the next slot, so each socket gets one every `slots`
+    /// seconds and the pings of many sockets are spread over the period.
+    pub fn heartbeat(&self, slot: u64, slots: u64) {
+        for entry in self.accounts.iter() {
+            for s in entry.value().iter().filter(|s| s.id % slots == slot) {
+                let _ = s.tx.send(Outbound::Heartbeat);
+            }
+        }
+    }
+
     /// Closes every socket on this node (shutdown).
     pub fn close_all(&self, code: u16) {
         for entry in self.accounts.iter() {
@@ -481,7 +508,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_closes_only_the_slow_socket() {
         let hub = hub(2, 1 << 20);
-        let (slow, _keep_rx) = hub.register(AccountId(1), TokenHash::of("a"));
+        let (slow, mut slow_rx) = hub.register(AccountId(1), TokenHash::of("a"));
         let (fast, mut rf) = hub.register(AccountId(2), TokenHash::of("b"));
         hub.subscribe(&slow, ConversationId(10));
         hub.subscribe(&fast, ConversationId(10));
@@ -492,7 +519,12 @@ mod tests {
             }
         }
         assert!(slow.is_closed());
-        assert_eq!(slow.killed().await, close::SLOW_CONSUMER);
+        assert_eq!(slow.close_code(), close::SLOW_CONSUMER);
+        let mut queued = Vec::new();
+        while let Ok(item) = slow_rx.try_recv() {
+            queued.push(item);
+        }
+        assert!(matches!(queued.last(), Some(Outbound::Kill)), "the session is woken to stop: {queued:?}");
         assert!(!fast.is_closed());
         assert_eq!(hub.stats.slow_consumers.load(Ordering::Relaxed), 1);
     }

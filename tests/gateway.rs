@@ -586,3 +586,35 @@ async fn metrics_count_sockets_and_fan_out() {
     assert_eq!(value("salon_slow_consumer_closes_total"), 0);
     assert!(text.contains("# TYPE salon_gateway_sockets gauge"));
 }
+
+/// The server pings every socket once per heartbeat period; a socket it has not heard from
+/// (a pong counts) for the idle timeout is closed with 4011, and one that answers stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_are_pinged_and_silent_ones_closed() {
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.gateway.heartbeat_seconds = 1;
+        c.gateway.idle_timeout_seconds = 2;
+    })
+    .await;
+    let (token, _) = app.new_account("idle@gw.test", "Idle").await;
+    let (mut answering, _) = app.gateway(&token).await;
+    let (mut silent, _) = app.gateway(&token).await;
+    // Reading answers the pings (tungstenite queues the pong and sends it as it reads).
+    // Five pings a second apart: more than the idle timeout and a heartbeat have passed.
+    let mut pings = 0;
+    while pings < 5 {
+        let next =
+            tokio::time::timeout(std::time::Duration::from_secs(5), futures_util::StreamExt::next(&mut answering.ws))
+                .await;
+        match next.expect("a ping within 5 s") {
+            Some(Ok(WsMessage::Ping(_))) => pings += 1,
+            Some(Ok(_)) => {}
+            other => panic!("the answering socket ended: {other:?}"),
+        }
+    }
+    let (code, _) = silent.until_closed().await;
+    assert_eq!(code, Some(close::IDLE_TIMEOUT), "the socket that never answered is closed as idle");
+    answering.send(json!({"type": "ping", "ref": "still"})).await;
+    let pong = answering.next_of("pong").await;
+    assert_eq!(pong["ref"], "still");
+}
