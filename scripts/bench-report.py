@@ -162,6 +162,8 @@ p("- Servers are pinned to core 0, the load client to core 1 (`taskset`). Each p
 p("- *Sustained*: the highest load a server kept up with — everything delivered once and in order at the "
   "offered rate (within 3 %), with p99 under 100 ms; servers are compared by the load they sustained. The load client has one core; past about 600,000 "
   "deliveries/s it is its own limit, so a server that keeps up with the highest load offered may do more.")
+p("- *idle* runs on a server of its own, started for it: memory a process freed earlier (another "
+  "scenario's sockets) would be reused by the new sockets and hide what they cost.")
 p("- *CPU cores*: the server processes' CPU time (every thread, user and system, from `/proc`) while the "
   "senders ran, divided by the run's length.")
 p("- Salon runs with its defaults except the limits a load test must lift from one client address "
