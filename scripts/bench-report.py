@@ -177,6 +177,19 @@ mem = sh("free -g | awk '/Mem:/ {print $2}'")
 p(f"- CPU: {cpu} × {os.cpu_count()} cores; memory: {mem} GiB; {platform.system()} {platform.release()}")
 p(f"- {sh('rustc --version')}; Node {sh('node --version')}; {sh('psql --version')}; "
   f"{sh('redis-server --version').split(' sha=')[0]}")
+# How fast this machine syncs and computes, from references that run no Salon code: runs on
+# machines of one kind differ by several times, and these say whether two reports compare.
+floor100 = [r for r in pick("fanout", "floor", nodes=None) if r.get("offered_per_s") == 100000]
+ceilings = {r.get("label"): r for r in pick("persist-ceiling")}
+if floor100 or ceilings:
+    parts = []
+    if "sqlite" in ceilings:
+        parts.append(f"raw SQLite loop {fmt(ceilings['sqlite']['transactions_per_s'], 0)} transactions/s")
+    if "postgres" in ceilings:
+        parts.append(f"pgbench {fmt(ceilings['postgres']['transactions_per_s'], 0)} transactions/s")
+    if floor100 and floor100[0].get("server_cpu_cores") is not None:
+        parts.append(f"the floor at 100,000 deliveries/s used {fmt(floor100[0]['server_cpu_cores'], 2)} of its core")
+    p(f"- This machine's pace (references only, to compare reports): {'; '.join(parts)}.")
 p()
 p("Reproduce: `scripts/bench` (full, about 30 minutes) or `scripts/bench --quick` (under two minutes).")
 p()
