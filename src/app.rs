@@ -164,9 +164,9 @@ impl App {
                 tracing::warn!("shutdown grace period over; closing the connections still open");
             }
         }
-        // Gateway sockets live outside the HTTP server's draining: tell them to reconnect
-        // elsewhere (4012) and give them a moment to say so before the store closes.
-        services.hub.close_all(salon_protocol::gateway::close::GOING_AWAY);
+        // Gateway sockets live outside the HTTP server's draining; they were told to
+        // reconnect elsewhere (4012) when shutdown began: give them a moment to say so
+        // before the store closes.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while services.hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;

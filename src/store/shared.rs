@@ -87,19 +87,28 @@ async fn take_for_change(
     open: bool,
 ) -> Result<()> {
     lock_conversations(tx, "id = $1", conversation.0).await?;
-    let locked = sqlx::query(&format!(
+    match locked_if_visible(tx, caller, conversation).await? {
+        None => Err(StoreError::NotFound),
+        Some(true) if open => Err(StoreError::Locked),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Whether `conversation` is closed, if `caller` can see it (`None`: as if it did not exist).
+async fn locked_if_visible(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    caller: AccountId,
+    conversation: ConversationId,
+) -> Result<Option<bool>> {
+    let row = sqlx::query(&format!(
         "SELECT c.locked FROM conversations c WHERE c.id = $2 AND c.id IN ({})",
         visible_ids("$1")
     ))
     .bind(caller.0)
     .bind(conversation.0)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
-    match locked {
-        None => Err(StoreError::NotFound),
-        Some(row) if open && row.try_get::<bool, _>("locked")? => Err(StoreError::Locked),
-        Some(_) => Ok(()),
-    }
+    Ok(row.map(|r| r.try_get::<bool, _>("locked")).transpose()?)
 }
 
 async fn seats_used(tx: &mut Transaction<'_, Db>, id: WorkspaceId) -> Result<i64> {
@@ -1464,16 +1473,8 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
     }
     let Some(bumped) = bumped else {
         // Closed, or not there for this author: which one, only if the author may see it.
-        let locked = sqlx::query(&format!(
-            "SELECT c.locked FROM conversations c WHERE c.id = $2 AND c.id IN ({})",
-            visible_ids("$1")
-        ))
-        .bind(new.author.0)
-        .bind(new.conversation_id.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        return Err(match locked {
-            Some(row) if row.try_get::<bool, _>("locked")? => StoreError::Locked,
+        return Err(match locked_if_visible(tx, new.author, new.conversation_id).await? {
+            Some(true) => StoreError::Locked,
             _ => StoreError::NotFound,
         });
     };
