@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The raw SQL ceiling of `persist` on PostgreSQL, for scripts/bench.
 
-Runs pgbench with the statements Salon's store runs to post a message (take the next
-sequence under the conversation's row lock, checking access and reading the author's name
-and role in the same statement, then insert), in one transaction, against the database the persist scenario just used, with as many
+Runs pgbench with the statements Salon's store runs to post a message (take the
+conversation's row, then one insert that takes the next sequence, checks access and the
+lock and reads the author's name and role; migration 0004's trigger moves `last_seq`), in
+one transaction, against the database the persist scenario just used, with as many
 clients as Salon's connection pool. Prints one JSON line.
 
 usage: bench-pgbench.py DATABASE_URL SECONDS CLIENTS WORKDIR
@@ -36,8 +37,8 @@ script = f"""\\set k random(1, {len(pairs)})
 \\set author {case(1)}
 \\set id random(1, 9000000000000000000)
 BEGIN;
-UPDATE conversations SET last_seq = last_seq + 1 WHERE id = :conv AND NOT locked AND id IN ({visible}) RETURNING last_seq AS seq, (SELECT a.display_name FROM accounts a WHERE a.id = :author) AS author_name, (SELECT wm.role FROM workspace_members wm WHERE wm.workspace_id = conversations.workspace_id AND wm.account_id = :author) AS author_role \\gset
-INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) VALUES (:id, :conv, :seq, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0);
+SELECT id FROM conversations WHERE id = :conv FOR UPDATE;
+INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) SELECT :id, c.id, c.last_seq + 1, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0 FROM conversations c WHERE c.id = :conv AND NOT c.locked AND c.id IN ({visible}) ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING seq, (SELECT a.display_name FROM accounts a WHERE a.id = :author) AS author_name, (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = :author AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = :conv)) AS author_role;
 COMMIT;
 """
 path = os.path.join(work, "post.sql")

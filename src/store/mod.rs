@@ -757,11 +757,13 @@ pub fn migration_files(backend: Backend) -> &'static [(i64, &'static str, &'stat
             (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
             (2, "conversations", include_str!("../../migrations/sqlite/0002_conversations.sql")),
             (3, "invitations", include_str!("../../migrations/sqlite/0003_invitations.sql")),
+            (4, "message_seq", include_str!("../../migrations/sqlite/0004_message_seq.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
             (2, "conversations", include_str!("../../migrations/postgres/0002_conversations.sql")),
             (3, "invitations", include_str!("../../migrations/postgres/0003_invitations.sql")),
+            (4, "message_seq", include_str!("../../migrations/postgres/0004_message_seq.sql")),
         ],
     }
 }

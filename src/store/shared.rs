@@ -1423,18 +1423,16 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
     })
 }
 
-/// Posts one message inside the caller's transaction. It changes nothing unless it
-/// returns `Posted::Created`, except when `new` carries a client id and the answer is
-/// `Existing` or `ClientIdReused`: then the sequence number was taken, and the caller
-/// rolls back (the transaction, or a savepoint around this call).
+/// Posts one message on the caller's connection (a transaction, or on SQLite a lone
+/// post in autocommit). It changes nothing unless it returns `Posted::Created`.
 ///
-/// Four statements on the common path: take the next number (which is also taking the
-/// conversation's row lock, and checks access, the lock and reads the author's name and
-/// role in the same statement), insert, mentions if any; nothing is read back.
+/// One statement on the common path, the insert, which also numbers the message, checks
+/// access and the lock and reads the author's name and role; then mentions if any. On
+/// PostgreSQL it is preceded by taking the conversation's row; nothing is read back.
 pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Posted> {
-    // Concurrent posters (and removals, which take the row too) queue here; a removal
-    // that committed first wins, and a post that is rolled back gives its number back.
-    // On PostgreSQL the row is taken first, by a statement of its own: a statement that
+    // Concurrent posters (and removals, which take the row too) queue on the row; a
+    // removal that committed first wins. On SQLite the one writer queues them. On
+    // PostgreSQL the row is taken first, by a statement of its own: a statement that
     // waited for a row lock still reads the other tables as they were when it started,
     // so the access check below would not see a removal that committed during the wait.
     if let Some(lock) = super::ROW_LOCK {
@@ -1443,56 +1441,54 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
             .execute(&mut *tx)
             .await?;
     }
-    let bumped = sqlx::query(&format!(
-        "UPDATE conversations SET last_seq = last_seq + 1 \
-         WHERE id = $1 AND NOT locked AND id IN ({}) \
-         RETURNING last_seq, \
-           (SELECT a.display_name FROM accounts a WHERE a.id = $2) AS author_name, \
-           (SELECT wm.role FROM workspace_members wm \
-             WHERE wm.workspace_id = conversations.workspace_id AND wm.account_id = $2) AS author_role",
-        visible_ids("$2")
+    // One statement numbers, checks and stores the message: it is inserted only if the
+    // author sees the conversation and it is open, with the conversation's next number
+    // (the `messages_last_seq` trigger moves `last_seq` on), and not at all if it resends
+    // a client id (nothing is numbered then, so nothing needs undoing). On SQLite it is
+    // the whole post: atomic alone, it needs no transaction of its own (`post_batch`).
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
+         SELECT $1, c.id, c.last_seq + 1, $3, $4, $5, $6, $7 FROM conversations c \
+         WHERE c.id = $2 AND NOT c.locked AND c.id IN ({}) \
+         ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
+         RETURNING seq, \
+           (SELECT a.display_name FROM accounts a WHERE a.id = $3) AS author_name, \
+           (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = $3 \
+             AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = $2)) AS author_role",
+        visible_ids("$3")
     ))
+    .bind(new.id.0)
     .bind(new.conversation_id.0)
     .bind(new.author.0)
+    .bind(&new.body)
+    .bind(new.reply_to)
+    .bind(&new.client_id)
+    .bind(new.created_at)
     .fetch_optional(&mut *tx)
     .await?;
-    // A resend is answered with the original, even if the conversation closed since.
-    if let Some(client_id) = &new.client_id {
-        let existing = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
-        ))
-        .bind(new.conversation_id.0)
-        .bind(new.author.0)
-        .bind(client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            let existing = message(&row)?;
-            return Ok(if existing.body == new.body { Posted::Existing(existing) } else { Posted::ClientIdReused });
+    let Some(inserted) = inserted else {
+        // A resend is answered with the original, even if the conversation closed since.
+        if let Some(client_id) = &new.client_id {
+            let existing = sqlx::query(&format!(
+                "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
+            ))
+            .bind(new.conversation_id.0)
+            .bind(new.author.0)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let existing = message(&row)?;
+                return Ok(if existing.body == new.body { Posted::Existing(existing) } else { Posted::ClientIdReused });
+            }
         }
-    }
-    let Some(bumped) = bumped else {
         // Closed, or not there for this author: which one, only if the author may see it.
         return Err(match locked_if_visible(tx, new.author, new.conversation_id).await? {
             Some(true) => StoreError::Locked,
             _ => StoreError::NotFound,
         });
     };
-    let seq: i64 = bumped.try_get("last_seq")?;
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(new.id.0)
-    .bind(new.conversation_id.0)
-    .bind(seq)
-    .bind(new.author.0)
-    .bind(&new.body)
-    .bind(new.reply_to)
-    .bind(&new.client_id)
-    .bind(new.created_at)
-    .execute(&mut *tx)
-    .await?;
+    let seq: i64 = inserted.try_get("seq")?;
     for mentioned in &new.mentions {
         sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(new.id.0)
@@ -1500,14 +1496,14 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
             .execute(&mut *tx)
             .await?;
     }
-    let role: Option<String> = bumped.try_get("author_role")?;
+    let role: Option<String> = inserted.try_get("author_role")?;
     Ok(Posted::Created(MessageRow {
         id: new.id,
         conversation_id: new.conversation_id,
         seq,
         author: PersonRow {
             account_id: new.author,
-            display_name: bumped.try_get("author_name")?,
+            display_name: inserted.try_get("author_name")?,
             role: role.as_deref().map(parse_role).transpose()?,
         },
         body: new.body.clone(),
@@ -1523,25 +1519,23 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
 /// (not found, closed, a reused client id) fails alone; an `Err` (a database error broke
 /// the transaction) means nothing was stored, and the caller posts them one by one.
 async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<Result<Posted>>> {
-    use sqlx::Connection;
-    let mut tx = pool.begin().await?;
-    let mut results = Vec::new();
-    for &new in batch {
-        // Only a resend can take a number it then gives back (see `post_in`): it alone
-        // needs a savepoint.
-        let result = if new.client_id.is_some() {
-            let mut savepoint = tx.begin().await?;
-            let result = post_in(&mut savepoint, new).await;
-            if matches!(result, Ok(Posted::Created(_))) {
-                savepoint.commit().await?;
-            } else {
-                savepoint.rollback().await?;
-            }
-            result
-        } else {
-            post_in(&mut tx, new).await
+    // A lone post without mentions is one statement on SQLite (`post_in`), atomic on its
+    // own: without BEGIN and COMMIT around it, the writer is woken once per post instead of
+    // three times. (PostgreSQL takes the row first, in the same transaction.)
+    if let [new] = batch
+        && new.mentions.is_empty()
+        && super::ROW_LOCK.is_none()
+    {
+        let mut conn = pool.acquire().await?;
+        return match post_in(&mut conn, new).await {
+            Err(StoreError::Database(e)) => Err(e.into()),
+            other => Ok(vec![other]),
         };
-        match result {
+    }
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for &new in batch {
+        match post_in(&mut tx, new).await {
             Err(StoreError::Database(e)) => return Err(e.into()),
             other => results.push(other),
         }
