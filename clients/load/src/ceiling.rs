@@ -2,9 +2,10 @@
 //! a message (one insert that takes the next sequence, checks access and the lock and
 //! reads the author's name and role; a trigger moves the conversation's `last_seq`), one
 //! transaction per message (autocommit, as Salon posts a lone message), in a plain loop
-//! on one connection, with nothing else around it. (Salon's writer may do better than this loop: it commits the posts that queue up
-//! while it is busy together, one WAL sync for several.) (PostgreSQL's
-//! ceiling is measured with pgbench running the same statements; see `scripts/bench`.)
+//! on one connection, with nothing else around it. (Salon's writer may do better than
+//! this loop: it commits the posts that queue up while it is busy together, one WAL sync
+//! for several.) (PostgreSQL's ceiling is measured with pgbench running the same
+//! statements; see `scripts/bench`.)
 
 use std::path::Path;
 use std::str::FromStr;
