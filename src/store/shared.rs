@@ -1429,17 +1429,17 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
 /// One statement on the common path, the insert, which also numbers the message, checks
 /// access and the lock and reads the author's name and role; then mentions if any. On
 /// PostgreSQL it is preceded by taking the conversation's row; nothing is read back.
-pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Posted> {
+pub(super) async fn post_in(
+    tx: &mut <Db as sqlx::Database>::Connection,
+    new: &NewMessage,
+    row_taken: bool,
+) -> Result<Posted> {
     // Concurrent posters (and removals, which take the row too) queue on the row; a
     // removal that committed first wins. On SQLite the one writer queues them. On
-    // PostgreSQL the row is taken first, by a statement of its own: a statement that
-    // waited for a row lock still reads the other tables as they were when it started,
-    // so the access check below would not see a removal that committed during the wait.
-    if let Some(lock) = super::ROW_LOCK {
-        sqlx::query(&format!("SELECT id FROM conversations WHERE id = $1 {lock}"))
-            .bind(new.conversation_id.0)
-            .execute(&mut *tx)
-            .await?;
+    // PostgreSQL the row is taken first, by a statement of its own (`take_rows`), unless
+    // the caller took it already.
+    if !row_taken {
+        take_rows(tx, &[new.conversation_id]).await?;
     }
     // One statement numbers, checks and stores the message: it is inserted only if the
     // author sees the conversation and it is open, with the conversation's next number
@@ -1515,6 +1515,23 @@ pub(super) async fn post_in(tx: &mut <Db as sqlx::Database>::Connection, new: &N
     }))
 }
 
+/// PostgreSQL: takes the rows of `conversations` (sorted, distinct) for the rest of the
+/// transaction, in id order, as removals do (`lock_conversations`). A statement of its
+/// own, before any that reads access: a statement that waited for a row lock still reads
+/// the other tables as they were when it started, so it would not see a removal that
+/// committed during the wait. Nothing to do on SQLite (one writer).
+async fn take_rows(tx: &mut <Db as sqlx::Database>::Connection, conversations: &[ConversationId]) -> Result<()> {
+    let Some(lock) = super::ROW_LOCK else { return Ok(()) };
+    let params: Vec<String> = (1..=conversations.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT id FROM conversations WHERE id IN ({}) ORDER BY id {lock}", params.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in conversations {
+        query = query.bind(id.0);
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
 /// Posts messages in one transaction, in order. A post that fails for its own reasons
 /// (not found, closed, a reused client id) fails alone; an `Err` (a database error broke
 /// the transaction) means nothing was stored, and the caller posts them one by one.
@@ -1527,15 +1544,20 @@ async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<
         && super::ROW_LOCK.is_none()
     {
         let mut conn = pool.acquire().await?;
-        return match post_in(&mut conn, new).await {
+        return match post_in(&mut conn, new, false).await {
             Err(StoreError::Database(e)) => Err(e.into()),
             other => Ok(vec![other]),
         };
     }
     let mut tx = pool.begin().await?;
+    // Every conversation's row at once, in one round trip rather than one per post.
+    let mut conversations: Vec<ConversationId> = batch.iter().map(|new| new.conversation_id).collect();
+    conversations.sort_by_key(|c| c.0);
+    conversations.dedup();
+    take_rows(&mut tx, &conversations).await?;
     let mut results = Vec::with_capacity(batch.len());
     for &new in batch {
-        match post_in(&mut tx, new).await {
+        match post_in(&mut tx, new, true).await {
             Err(StoreError::Database(e)) => return Err(e.into()),
             other => results.push(other),
         }
@@ -1648,7 +1670,7 @@ async fn commit_batch(pool: &sqlx::Pool<Db>, jobs: &[PostJob]) -> Vec<Vec<Result
 /// Posts one message in a transaction of its own.
 async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
     let mut tx = pool.begin().await?;
-    let posted = post_in(&mut tx, new).await?;
+    let posted = post_in(&mut tx, new, false).await?;
     if matches!(posted, Posted::Created(_)) {
         tx.commit().await?;
     }
