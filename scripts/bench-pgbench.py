@@ -2,8 +2,8 @@
 """The raw SQL ceiling of `persist` on PostgreSQL, for scripts/bench.
 
 Runs pgbench with the statements Salon's store runs to post a message (take the
-conversation's row, then one insert that takes the next sequence, checks access and the
-lock and reads the author's name and role; migration 0004's trigger moves `last_seq`), in
+conversation's row, then one insert that takes the next sequence, checks access, the
+author's role, the lock and the reply and reads the author's name and role; migration 0004's trigger moves `last_seq`), in
 one transaction, against the database the persist scenario just used, with as many
 clients as Salon's connection pool. Prints one JSON line.
 
@@ -37,8 +37,8 @@ script = f"""\\set k random(1, {len(pairs)})
 \\set author {case(1)}
 \\set id random(1, 9000000000000000000)
 BEGIN;
-SELECT id FROM conversations WHERE id = :conv FOR UPDATE;
-INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) SELECT :id, c.id, c.last_seq + 1, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0 FROM conversations c WHERE c.id = :conv AND NOT c.locked AND c.id IN ({visible}) ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING seq, (SELECT a.display_name FROM accounts a WHERE a.id = :author) AS author_name, (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = :author AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = :conv)) AS author_role;
+SELECT id FROM conversations WHERE id = :conv ORDER BY id FOR NO KEY UPDATE;
+INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) SELECT :id, c.id, c.last_seq + 1, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0 FROM conversations c WHERE c.id = :conv AND NOT c.locked AND c.id IN ({visible}) AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id AND wl.account_id = :author AND wl.role = 'lite') AND (NULL::bigint IS NULL OR (NULL::bigint >= 1 AND NULL::bigint <= c.last_seq)) ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING seq, (SELECT a.display_name FROM accounts a WHERE a.id = :author) AS author_name, (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = :author AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = :conv)) AS author_role;
 COMMIT;
 """
 path = os.path.join(work, "post.sql")

@@ -627,7 +627,7 @@ impl Reader {
     ///
     /// Each wake-up takes every frame that has already arrived (up to `READ_BATCH`) and
     /// handles them in order; a run of consecutive `send`s is posted together
-    /// (`Messages::post_many`: one gate read per conversation, one commit). So a client
+    /// (`Messages::post_many`: one commit, the access rule applied by each insert). So a client
     /// that sends faster than one post's round trip is not held to one post per round
     /// trip, its messages keep the order it sent them in, and answers come back in
     /// that order.

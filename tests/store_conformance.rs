@@ -30,6 +30,7 @@ on_both_backends!(
     each_mail_is_claimed_once,
     concurrent_posts_number_gaplessly_and_fail_alone,
     a_run_of_posts_keeps_its_order_and_fails_alone,
+    a_post_is_stored_only_if_its_author_may_write_there,
     runs_across_conversations_race_removals_without_errors,
     runs_across_conversations_race_handovers_without_errors,
 );
@@ -352,8 +353,8 @@ async fn each_mail_is_claimed_once(backend: Backend) {
 }
 
 /// Posts racing each other (on SQLite they share group commits) each get the next number
-/// exactly once, and a post that fails (an outsider's, one to a closed conversation, a
-/// resend) fails alone and takes no number.
+/// exactly once, and a post that is refused (an outsider's, one to a closed conversation,
+/// a resend) is refused alone and takes no number.
 async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
@@ -389,8 +390,7 @@ async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let mut seqs = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            (0, Err(StoreError::NotFound)) | (1, Err(StoreError::Locked)) => {}
-            (2, Ok(Posted::Existing(m))) => assert_eq!(m.seq, 1),
+            (0..=2, Ok(Posted::Refused)) => {}
             (3 | 4, Ok(Posted::Created(m))) => seqs.push(m.seq),
             (kind, other) => panic!("post of kind {kind}: unexpected {other:?}"),
         }
@@ -402,11 +402,69 @@ async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     assert_eq!(store.conversation(closed).await.unwrap().unwrap().last_seq, 0, "a closed conversation takes no number");
 }
 
+/// The post's own statement decides who may post (the service sends posts without
+/// mentions to the store unchecked): the author must see the conversation, directly or
+/// through a group, must not be a `lite` user of its workspace, it must be open, and a
+/// reply must name one of its messages. Anything else is refused and numbers nothing.
+async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let (member, lite, guest, outsider) = (
+        account(&store, "member@example.com").await,
+        account(&store, "lite@example.com").await,
+        account(&store, "guest@example.com").await,
+        account(&store, "outsider@example.com").await,
+    );
+    let ws = workspace(&store, owner).await;
+    store.add_member(ws, member, Role::Member, 0).await.unwrap();
+    store.add_member(ws, lite, Role::Lite, 0).await.unwrap();
+    store.add_member(ws, outsider, Role::Member, 0).await.unwrap();
+    let group = NewConversation {
+        kind: ConversationKind::Group,
+        participants: vec![],
+        members: vec![owner, member],
+        ..thread(ws, owner, "g")
+    };
+    let group = store.create_conversation(group, &[]).await.unwrap().id;
+    let addressed =
+        NewConversation { groups: vec![group], participants: vec![owner, lite, guest], ..thread(ws, owner, "t") };
+    let t = store.create_conversation(addressed, &[]).await.unwrap().id;
+    let post = |author, reply_to| NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: t,
+        author,
+        body: "hello".into(),
+        reply_to,
+        client_id: None,
+        mentions: vec![],
+        created_at: 1,
+    };
+    let created = |answer: Result<Posted, StoreError>| match answer {
+        Ok(Posted::Created(m)) => m.seq,
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    let refused = |answer: Result<Posted, StoreError>, who: &str| {
+        assert!(matches!(answer, Ok(Posted::Refused)), "{who}: {answer:?}");
+    };
+    assert_eq!(created(store.post_message(post(guest, None)).await), 1, "a guest taking part");
+    assert_eq!(created(store.post_message(post(member, Some(1))).await), 2, "a member through the group, replying");
+    refused(store.post_message(post(outsider, None)).await, "a workspace member not in it");
+    refused(store.post_message(post(lite, None)).await, "a lite user taking part");
+    refused(store.post_message(post(owner, Some(3))).await, "a reply to a message not there yet");
+    refused(store.post_message(post(owner, Some(0))).await, "a reply to message 0");
+    store.remove_group_member(group, member, &audit(ws)).await.unwrap();
+    refused(store.post_message(post(member, None)).await, "a member removed from the group");
+    store.update_conversation(t, None, Some(true)).await.unwrap();
+    refused(store.post_message(post(owner, None)).await, "anyone, once it is closed");
+    assert_eq!(store.conversation(t).await.unwrap().unwrap().last_seq, 2, "refused posts take no number");
+    assert_eq!(store.messages(t, 1, 10).await.unwrap().len(), 2);
+}
+
 /// A run of one author's posts (`post_messages`, what the gateway does with sends that
-/// arrived together) is numbered in the order given; each post fails alone (an outsider's
-/// conversation, a closed one, a client id reused with another body), a resend inside the
-/// run answers with the original, and the answers come back in the run's order. Runs
-/// that span conversations and runs racing each other keep the same promises.
+/// arrived together) is numbered in the order given; each post is refused alone (an
+/// outsider's conversation, a closed one, a client id used before, inside the run too),
+/// and the answers come back in the run's order. Runs that span conversations and runs
+/// racing each other keep the same promises.
 async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
@@ -442,12 +500,11 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
         .iter()
         .map(|r| match r {
             Ok(Posted::Created(m)) => format!("created {} {}", m.seq, m.body),
-            Ok(Posted::Existing(m)) => format!("existing {}", m.seq),
-            Ok(Posted::ClientIdReused) => "reused".into(),
+            Ok(Posted::Refused) => "refused".into(),
             Err(e) => format!("error {e:?}"),
         })
         .collect();
-    assert_eq!(summary, ["created 1 one", "created 2 two", "existing 2", "reused", "created 3 three"]);
+    assert_eq!(summary, ["created 1 one", "created 2 two", "refused", "refused", "created 3 three"]);
 
     // Several conversations, with failures in between: each fails alone, order kept.
     let run = vec![
@@ -459,9 +516,9 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     ];
     let answers = store.post_messages(run).await;
     assert!(matches!(&answers[0], Ok(Posted::Created(m)) if m.seq == 1 && m.body == "b1"));
-    assert!(matches!(&answers[1], Err(StoreError::NotFound)), "{:?}", answers[1]);
+    assert!(matches!(&answers[1], Ok(Posted::Refused)), "{:?}", answers[1]);
     assert!(matches!(&answers[2], Ok(Posted::Created(m)) if m.seq == 4));
-    assert!(matches!(&answers[3], Err(StoreError::Locked)), "{:?}", answers[3]);
+    assert!(matches!(&answers[3], Ok(Posted::Refused)), "{:?}", answers[3]);
     assert!(matches!(&answers[4], Ok(Posted::Created(m)) if m.seq == 2 && m.body == "b2"));
     assert_eq!(store.conversation(theirs).await.unwrap().unwrap().last_seq, 0);
 
@@ -558,7 +615,7 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
     }
     for poster in posters {
         for answer in poster.await.unwrap() {
-            assert!(matches!(answer, Ok(Posted::Created(_)) | Err(StoreError::NotFound)), "{answer:?}");
+            assert!(matches!(answer, Ok(Posted::Created(_) | Posted::Refused)), "{answer:?}");
         }
     }
 }
@@ -652,7 +709,10 @@ async fn a_change_that_waited_for_a_removal_sees_it() {
             let store = store.clone();
             tokio::spawn(async move {
                 match change {
-                    "post" => store.post_message(by_guest("after")).await.map(|_| ()),
+                    "post" => match store.post_message(by_guest("after")).await {
+                        Ok(Posted::Refused) => Err(StoreError::NotFound),
+                        other => other.map(|_| ()),
+                    },
                     "edit" => store.edit_message(conversation, 1, guest, "after", 2).await,
                     "delete" => store.delete_message(conversation, 1, guest, 2).await,
                     _ => store.add_reaction(conversation, first_id, guest, "👍", 2).await.map(|_| ()),

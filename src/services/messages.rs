@@ -2,7 +2,9 @@
 //! replies, mentions, read markers and search.
 //!
 //! Every call first asks the gate for the conversation: a caller who cannot see it gets
-//! `NotFound`, whatever they asked. Writes then require a writer (`lite` users get
+//! `NotFound`, whatever they asked. (A post without mentions is the one exception: its
+//! insert applies the gate's rule in the same statement, and the gate is asked only to
+//! explain a refusal; see `post_many`.) Writes then require a writer (`lite` users get
 //! `ReadOnly`) and an open conversation (`Locked`). Authors edit and delete their own
 //! messages; the workspace's owners, admins and managers may also delete others' (and
 //! only in conversations they can see). A deleted message stays as a tombstone with an
@@ -62,7 +64,8 @@ enum Prepared {
 }
 
 /// The gate's answers during one run of posts: the run is checked at one moment, as if
-/// its posts had arrived together (the store re-checks access when it writes).
+/// its posts had arrived together (the store's insert applies the rule again when it
+/// writes).
 #[derive(Default)]
 struct GateCache {
     conversations: HashMap<ConversationId, Option<Access>>,
@@ -104,6 +107,20 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     Invalid { field, message: message.into() }.into()
 }
 
+/// The message to store for a post, with a new id and the time now.
+fn new_message(author: AccountId, post: NewPost, mentions: Vec<AccountId>) -> NewMessage {
+    NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: post.conversation,
+        author,
+        body: post.body,
+        reply_to: post.reply_to,
+        client_id: post.client_id,
+        mentions,
+        created_at: now_ms(),
+    }
+}
+
 /// An emoji (or short reaction name): 1 to 32 bytes, no white space or control characters.
 fn check_emoji(emoji: &str) -> Result<()> {
     if emoji.is_empty() || emoji.len() > 32 || emoji.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
@@ -143,67 +160,139 @@ impl Messages {
 
     /// Posts a run of one caller's messages, in order: each is checked and answered as
     /// [`Messages::post`] would, alone, and a later one in a conversation gets a higher
-    /// sequence. The gate is asked once per conversation of the run, and the store may
-    /// commit the run together (the store's own statement re-checks access and the lock
-    /// under the conversation's row lock, so a removal that commits meanwhile still
-    /// wins). Answers come in the order of `posts`.
+    /// sequence. The store may commit the run together. Answers come in the order of
+    /// `posts`.
+    ///
+    /// A run without mentions goes to the store straight away: the post's insert applies
+    /// the gate's rule itself (the same predicate, evaluated in the statement that writes,
+    /// under the conversation's row lock, so a removal that commits first wins) and the
+    /// rules of writing, and refuses without saying why. Only a refused post is then asked
+    /// of the gate, which explains it (`NotFound` for what the caller cannot see, a resend
+    /// answered with the original, `ReadOnly`, `Locked`...). A run with mentions asks the
+    /// gate first (once per conversation of the run), as mentions need it.
     pub async fn post_many(&self, caller: AccountId, posts: Vec<NewPost>) -> Vec<Result<(MessageRow, bool)>> {
         let mut answers: Vec<Option<Result<(MessageRow, bool)>>> = (0..posts.len()).map(|_| None).collect();
+        let mut pending = Vec::with_capacity(posts.len());
+        for (i, post) in posts.into_iter().enumerate() {
+            match self.check_post(&post) {
+                Ok(()) => pending.push((i, post)),
+                Err(e) => answers[i] = Some(Err(e)),
+            }
+        }
+        let gated = if pending.iter().all(|(_, post)| post.mentions.is_empty()) {
+            let batch = pending.iter().map(|(_, post)| new_message(caller, post.clone(), vec![])).collect();
+            let results = self.store_run(batch).await;
+            let mut refused = Vec::new();
+            for ((i, post), result) in pending.into_iter().zip(results) {
+                match result {
+                    Some(answer) => answers[i] = Some(answer),
+                    None => refused.push((i, post)),
+                }
+            }
+            refused
+        } else {
+            pending
+        };
+        if !gated.is_empty() {
+            self.post_gated(caller, gated, &mut answers).await;
+        }
+        answers.into_iter().map(|a| a.expect("every post answered")).collect()
+    }
+
+    /// Posts through the gate: each post is checked and answered as the gate and the
+    /// rules say; one the store still refuses (a change that committed in between) is
+    /// checked again and answered as that check says.
+    async fn post_gated(
+        &self,
+        caller: AccountId,
+        posts: Vec<(usize, NewPost)>,
+        answers: &mut [Option<Result<(MessageRow, bool)>>],
+    ) {
         let mut gate = GateCache::default();
         let mut stored = Vec::with_capacity(posts.len());
         let mut batch = Vec::with_capacity(posts.len());
-        for (i, post) in posts.into_iter().enumerate() {
-            match self.prepare(caller, post, &mut gate).await {
+        for (i, post) in posts {
+            match self.prepare(caller, post.clone(), &mut gate).await {
                 Ok(Prepared::Store(new)) => {
-                    stored.push((i, new.mentions.clone()));
+                    stored.push((i, post));
                     batch.push(new);
                 }
                 Ok(Prepared::Resent(existing)) => answers[i] = Some(Ok((existing, false))),
                 Err(e) => answers[i] = Some(Err(e)),
             }
         }
-        let results = if batch.is_empty() { Vec::new() } else { self.store.post_messages(batch).await };
-        for ((i, mentions), result) in stored.into_iter().zip(results) {
+        let results = self.store_run(batch).await;
+        for ((i, post), result) in stored.into_iter().zip(results) {
             answers[i] = Some(match result {
-                Ok(Posted::Created(m)) => {
-                    self.announce(&m, &mentions);
-                    Ok((m, true))
-                }
-                Ok(Posted::Existing(m)) => Ok((m, false)),
-                Ok(Posted::ClientIdReused) => Err(Error::ClientIdReused),
-                Err(e) => Err(e.into()),
+                Some(answer) => answer,
+                None => match self.prepare(caller, post, &mut GateCache::default()).await {
+                    Ok(Prepared::Resent(existing)) => Ok((existing, false)),
+                    Err(e) => Err(e),
+                    // Refused, yet allowed when asked again: it changed twice meanwhile.
+                    Ok(Prepared::Store(_)) => Err(Error::NotFound),
+                },
             });
         }
-        answers.into_iter().map(|a| a.expect("every post answered")).collect()
     }
 
-    /// Checks one post as the gate and the rules say, up to what the store decides.
-    async fn prepare(&self, caller: AccountId, post: NewPost, gate: &mut GateCache) -> Result<Prepared> {
-        let NewPost { conversation, body, client_id, reply_to, mentions } = post;
-        self.check_body(&body)?;
-        if let Some(id) = &client_id
+    /// Stores a run and announces what was created; `None` for a post the store refused.
+    async fn store_run(&self, batch: Vec<NewMessage>) -> Vec<Option<Result<(MessageRow, bool)>>> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        let mentions: Vec<Vec<AccountId>> = batch.iter().map(|new| new.mentions.clone()).collect();
+        let results = self.store.post_messages(batch).await;
+        mentions
+            .into_iter()
+            .zip(results)
+            .map(|(mentions, result)| match result {
+                Ok(Posted::Created(m)) => {
+                    self.announce(&m, &mentions);
+                    Some(Ok((m, true)))
+                }
+                Ok(Posted::Refused) => None,
+                Err(e) => Some(Err(e.into())),
+            })
+            .collect()
+    }
+
+    /// The checks of a post that need no database.
+    fn check_post(&self, post: &NewPost) -> Result<()> {
+        self.check_body(&post.body)?;
+        if let Some(id) = &post.client_id
             && (id.is_empty() || id.chars().count() > 64 || id.chars().any(char::is_control))
         {
             return Err(invalid("client_id", "must be 1 to 64 characters"));
         }
-        if mentions.len() > MAX_MENTIONS {
+        if post.mentions.len() > MAX_MENTIONS {
             return Err(invalid("mentions", format!("at most {MAX_MENTIONS}")));
         }
+        Ok(())
+    }
+
+    /// Checks one post as the gate and the rules say, up to what the store decides.
+    /// (`check_post` has passed.)
+    async fn prepare(&self, caller: AccountId, post: NewPost, gate: &mut GateCache) -> Result<Prepared> {
+        let conversation = post.conversation;
         let access = gate.conversation(&self.membership, caller, conversation).await?;
         // A resend is answered with the original, whatever changed since (a close, a role).
-        if let Some(id) = &client_id
+        if let Some(id) = &post.client_id
             && let Some(existing) = self.store.message_by_client_id(conversation, caller, id).await?
         {
-            return if existing.body == body { Ok(Prepared::Resent(existing)) } else { Err(Error::ClientIdReused) };
+            return if existing.body == post.body {
+                Ok(Prepared::Resent(existing))
+            } else {
+                Err(Error::ClientIdReused)
+            };
         }
         access.require_write()?;
-        if let Some(target) = reply_to
+        if let Some(target) = post.reply_to
             && !(1..=access.conversation.last_seq).contains(&target)
         {
             return Err(invalid("reply_to", "is not a message of this conversation"));
         }
-        let mut unique = Vec::with_capacity(mentions.len());
-        for m in mentions {
+        let mut unique = Vec::with_capacity(post.mentions.len());
+        for &m in &post.mentions {
             if unique.contains(&m) {
                 continue;
             }
@@ -212,16 +301,7 @@ impl Messages {
             }
             unique.push(m);
         }
-        Ok(Prepared::Store(NewMessage {
-            id: MessageId(random_id()),
-            conversation_id: conversation,
-            author: caller,
-            body,
-            reply_to,
-            client_id,
-            mentions: unique,
-            created_at: now_ms(),
-        }))
+        Ok(Prepared::Store(new_message(caller, post, unique)))
     }
 
     pub async fn history(&self, caller: AccountId, conversation: ConversationId, q: HistoryQuery) -> Result<Page> {

@@ -212,10 +212,11 @@ pub struct NewMessage {
 pub enum Posted {
     /// Stored under the next sequence number.
     Created(MessageRow),
-    /// A resend: this client id and body were stored before, as this message.
-    Existing(MessageRow),
-    /// This client id was used before with another body.
-    ClientIdReused,
+    /// Not stored, nothing changed: the author does not see the conversation, may not
+    /// write there (a `lite` user, a closed conversation), `reply_to` is not one of its
+    /// messages, or the author used this client id here before. Which one is for the gate
+    /// to tell: the store does not say, so a post may be sent to it unchecked.
+    Refused,
 }
 
 /// Reactions and mentions of a run of messages, for assembling their views.
@@ -589,7 +590,7 @@ pub trait ConversationStore: Send + Sync {
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Assigns the conversation's next sequence and stores the message in one
-    /// transaction (`Locked` if the conversation is read-only).
+    /// transaction, if the author may post it there (`Posted::Refused` otherwise).
     async fn post_message(&self, new: NewMessage) -> Result<Posted>;
     /// Posts several messages in the order given, as one caller's run of sends: each
     /// succeeds or fails alone (as `post_message` would), and a later one in the same

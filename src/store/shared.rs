@@ -1426,9 +1426,11 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
 /// Posts one message on the caller's connection (a transaction, or on SQLite a lone
 /// post in autocommit). It changes nothing unless it returns `Posted::Created`.
 ///
-/// One statement on the common path, the insert, which also numbers the message, checks
-/// access and the lock and reads the author's name and role; then mentions if any. On
-/// PostgreSQL it is preceded by taking the conversation's row; nothing is read back.
+/// One statement on the common path, the insert, which also numbers the message, applies
+/// the access rule and the rules of writing, and reads the author's name and role; then
+/// mentions if any. On PostgreSQL it is preceded by taking the conversation's row; nothing
+/// is read back. Callers may post without asking the gate first (`Messages::post_many`):
+/// the insert is where the rule is decided, in the same statement as the write.
 pub(super) async fn post_in(
     tx: &mut <Db as sqlx::Database>::Connection,
     new: &NewMessage,
@@ -1441,15 +1443,20 @@ pub(super) async fn post_in(
     if !row_taken {
         take_rows(tx, &[new.conversation_id]).await?;
     }
-    // One statement numbers, checks and stores the message: it is inserted only if the
-    // author sees the conversation and it is open, with the conversation's next number
-    // (the `messages_last_seq` trigger moves `last_seq` on), and not at all if it resends
-    // a client id (nothing is numbered then, so nothing needs undoing). On SQLite it is
-    // the whole post: atomic alone, it needs no transaction of its own (`post_batch`).
+    // One statement numbers, checks and stores the message. It is inserted only if the
+    // author sees the conversation (the gate's rule, `visible_ids`), is not a `lite` user
+    // of its workspace, the conversation is open and `reply_to` names one of its messages;
+    // with the conversation's next number (the `messages_last_seq` trigger moves
+    // `last_seq` on); and not at all if it resends a client id (nothing is numbered then,
+    // so nothing needs undoing). On SQLite it is the whole post: atomic alone, it needs no
+    // transaction of its own (`post_batch`).
     let inserted = sqlx::query(&format!(
         "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
          SELECT $1, c.id, c.last_seq + 1, $3, $4, $5, $6, $7 FROM conversations c \
          WHERE c.id = $2 AND NOT c.locked AND c.id IN ({}) \
+           AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id \
+             AND wl.account_id = $3 AND wl.role = 'lite') \
+           AND ($5 IS NULL OR ($5 >= 1 AND $5 <= c.last_seq)) \
          ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
          RETURNING seq, \
            (SELECT a.display_name FROM accounts a WHERE a.id = $3) AS author_name, \
@@ -1466,28 +1473,8 @@ pub(super) async fn post_in(
     .bind(new.created_at)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(inserted) = inserted else {
-        // A resend is answered with the original, even if the conversation closed since.
-        if let Some(client_id) = &new.client_id {
-            let existing = sqlx::query(&format!(
-                "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
-            ))
-            .bind(new.conversation_id.0)
-            .bind(new.author.0)
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                let existing = message(&row)?;
-                return Ok(if existing.body == new.body { Posted::Existing(existing) } else { Posted::ClientIdReused });
-            }
-        }
-        // Closed, or not there for this author: which one, only if the author may see it.
-        return Err(match locked_if_visible(tx, new.author, new.conversation_id).await? {
-            Some(true) => StoreError::Locked,
-            _ => StoreError::NotFound,
-        });
-    };
+    // Why not is for the gate to say (a resend is answered only to who still sees it).
+    let Some(inserted) = inserted else { return Ok(Posted::Refused) };
     let seq: i64 = inserted.try_get("seq")?;
     for mentioned in &new.mentions {
         sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")

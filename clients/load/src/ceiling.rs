@@ -1,6 +1,6 @@
 //! The raw SQL ceiling for `persist` on SQLite: the statement Salon's store runs to post
-//! a message (one insert that takes the next sequence, checks access and the lock and
-//! reads the author's name and role; a trigger moves the conversation's `last_seq`), one
+//! a message (one insert that takes the next sequence, checks access, the role, the lock
+//! and the reply and reads the author's name and role; a trigger moves `last_seq`), one
 //! transaction per message (autocommit, as Salon posts a lone message), in a plain loop
 //! on one connection, with nothing else around it. (Salon's writer may do better than
 //! this loop: it commits the posts that queue up while it is busy together, one WAL sync
@@ -49,8 +49,11 @@ pub async fn sqlite(db: &Path, seconds: f64, synchronous: &str) -> serde_json::V
         // `VISIBLE` names the author `$1`. The trigger of migration 0004 moves `last_seq`.
         sqlx::query(&format!(
             "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
-             SELECT $3, c.id, c.last_seq + 1, $1, $4, NULL, NULL, 0 FROM conversations c \
+             SELECT $3, c.id, c.last_seq + 1, $1, $4, $5, NULL, 0 FROM conversations c \
              WHERE c.id = $2 AND NOT c.locked AND c.id IN ({VISIBLE}) \
+               AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id \
+                 AND wl.account_id = $1 AND wl.role = 'lite') \
+               AND ($5 IS NULL OR ($5 >= 1 AND $5 <= c.last_seq)) \
              ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
              RETURNING seq, (SELECT a.display_name FROM accounts a WHERE a.id = $1) AS author_name, \
              (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = $1 \
@@ -60,6 +63,7 @@ pub async fn sqlite(db: &Path, seconds: f64, synchronous: &str) -> serde_json::V
         .bind(conversation)
         .bind(id)
         .bind("t=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod")
+        .bind(None::<i64>)
         .fetch_one(&mut db)
         .await
         .expect("insert");
