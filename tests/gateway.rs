@@ -86,6 +86,10 @@ async fn two_clients_chat_live(backend: Backend) {
     assert_eq!(got["message"]["body"], "hello over the socket");
     assert_eq!(got["message"]["seq"], 1);
     assert_eq!(got["message"]["author"]["account_id"], p.owner.1);
+    // What the message does not have is left out, not sent as `null` or `[]`.
+    let mut fields: Vec<&str> = got["message"].as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["author", "body", "conversation_id", "created_at", "id", "seq"]);
 
     // A resend with the same client id is acknowledged as a duplicate, not stored twice.
     let resend = json!({"type": "send", "ref": "r2", "conversation_id": p.thread, "body": "once", "client_id": "k"});

@@ -537,6 +537,9 @@ pub struct Reaction {
     pub me: bool,
 }
 
+/// A message. Fields that are empty or unset are left out (every delivery of a new
+/// message carries them, and most are empty): a missing `reply_to`, `client_id`,
+/// `edited_at` or `deleted_at` means none, missing `mentions` or `reactions` an empty list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Message {
@@ -547,13 +550,23 @@ pub struct Message {
     pub author: Person,
     /// Empty once deleted.
     pub body: String,
+    /// The `seq` of the message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<AccountId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The author's own id for the post (idempotent resends), if they gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds, if the body was edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
+    /// Unix milliseconds, if it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<i64>,
 }
 
