@@ -21,7 +21,9 @@ pairs = subprocess.run(
     ["psql", url, "-Atc",
      "SELECT cp.conversation_id, cp.account_id FROM conversation_participants cp "
      "JOIN conversations c ON c.id = cp.conversation_id "
-     "WHERE c.kind = 'thread' AND cp.account_id <> c.created_by ORDER BY 1 LIMIT 32"],
+     "WHERE c.kind = 'thread' AND cp.account_id <> c.created_by AND NOT c.locked "
+     "AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id "
+     "AND wl.account_id = cp.account_id AND wl.role = 'lite') ORDER BY 1 LIMIT 32"],
     check=True, capture_output=True, text=True).stdout.split()
 pairs = [p.split("|") for p in pairs]
 if not pairs:

@@ -1,6 +1,7 @@
 //! A property test of the access rule: random sequences of additions and removals on
 //! groups, threads and their recipients, applied to the real store, checked after every
-//! step against a small reference model of the rule, on both backends.
+//! step against a small reference model of the rule, on both backends: the gate, the
+//! conversation list and posting (which the store's insert decides) all follow it.
 //!
 //! The rule (DESIGN.md, invariant 1): an account sees a conversation iff it is a direct
 //! participant or a member of a group the conversation is addressed to (a group's chat is
@@ -16,10 +17,10 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use salon::config::{Backend, DatabaseConfig, Secret};
 use salon::crypto::{Token, random_id};
 use salon::domain::{
-    AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, WorkspaceId, WorkspaceName,
+    AccountId, AuditAction, ConversationId, ConversationKind, DisplayName, Email, MessageId, WorkspaceId, WorkspaceName,
 };
 use salon::services::Membership;
-use salon::store::{self, NewAudit, NewConversation, NewSignup, Store};
+use salon::store::{self, NewAudit, NewConversation, NewMessage, NewSignup, Posted, Refusal, Store};
 
 const ACCOUNTS: usize = 5;
 const GROUPS: usize = 3;
@@ -195,6 +196,19 @@ async fn apply(store: &Arc<dyn Store>, f: &Fixture, op: &Op) {
     }
 }
 
+fn new_message(conversation: ConversationId, author: AccountId) -> NewMessage {
+    NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: conversation,
+        author,
+        body: "m".into(),
+        reply_to: None,
+        client_id: None,
+        mentions: vec![],
+        created_at: 1,
+    }
+}
+
 async fn check_sequence(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let gate = Membership::new(store.clone());
     let f = fixture(&store).await;
@@ -220,6 +234,22 @@ async fn check_sequence(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), TestC
                     expected.insert(thread);
                 }
             }
+            // So does posting, which the store decides in its insert: each account posts
+            // to the conversation the step changed.
+            let (touched, want) = match *op {
+                Op::JoinGroup(g, _) | Op::LeaveGroup(g, _) => (f.groups[g], model.sees_group(a, g)),
+                Op::AddGroupToThread(t, _)
+                | Op::RemoveGroupFromThread(t, _)
+                | Op::AddToThread(t, _)
+                | Op::RemoveFromThread(t, _) => (f.threads[t], model.sees_thread(a, t)),
+            };
+            let posted = store.post_message(new_message(touched, account)).await.unwrap();
+            let got = match posted {
+                Posted::Created(_) => true,
+                Posted::Refused(Refusal::NotFound) => false,
+                other => return Err(TestCaseError::fail(format!("step {step} {op:?}: account {a}: {other:?}"))),
+            };
+            prop_assert_eq!(got, want, "step {} {:?}: account {} posting", step, op, a);
             // The conversation list follows the same rule.
             let listed: BTreeSet<ConversationId> =
                 store.visible_conversations(account).await.unwrap().into_iter().map(|s| s.conversation.id).collect();

@@ -14,7 +14,7 @@ use salon::domain::{
     WorkspaceName,
 };
 use salon::store::{
-    self, NewAudit, NewConversation, NewMail, NewMessage, NewSignup, Posted, Store, StoreError, Successor,
+    self, NewAudit, NewConversation, NewMail, NewMessage, NewSignup, Posted, Refusal, Store, StoreError, Successor,
 };
 
 on_both_backends!(
@@ -354,7 +354,7 @@ async fn each_mail_is_claimed_once(backend: Backend) {
 
 /// Posts racing each other (on SQLite they share group commits) each get the next number
 /// exactly once, and a post that is refused (an outsider's, one to a closed conversation,
-/// a resend) is refused alone and takes no number.
+/// a resend) is refused alone, for its reason, and takes no number.
 async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
@@ -390,7 +390,8 @@ async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let mut seqs = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            (0..=2, Ok(Posted::Refused)) => {}
+            (0, Ok(Posted::Refused(Refusal::NotFound))) | (1, Ok(Posted::Refused(Refusal::Locked))) => {}
+            (2, Ok(Posted::Refused(Refusal::Resent(m)))) => assert_eq!(m.seq, 1),
             (3 | 4, Ok(Posted::Created(m))) => seqs.push(m.seq),
             (kind, other) => panic!("post of kind {kind}: unexpected {other:?}"),
         }
@@ -404,8 +405,10 @@ async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
 
 /// The post's own statement decides who may post (the service sends posts without
 /// mentions to the store unchecked): the author must see the conversation, directly or
-/// through a group, must not be a `lite` user of its workspace, it must be open, and a
-/// reply must name one of its messages. Anything else is refused and numbers nothing.
+/// through a group, must not be a `lite` user of its workspace (another workspace's role
+/// does not count), it must be open, and a reply must name one of its messages. Anything
+/// else is refused, numbers nothing, and says why only to an author who sees the
+/// conversation, in the order the rules apply.
 async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
@@ -419,6 +422,9 @@ async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
     store.add_member(ws, member, Role::Member, 0).await.unwrap();
     store.add_member(ws, lite, Role::Lite, 0).await.unwrap();
     store.add_member(ws, outsider, Role::Member, 0).await.unwrap();
+    // The guest is a lite user elsewhere: that does not make them read-only here.
+    let elsewhere = workspace(&store, outsider).await;
+    store.add_member(elsewhere, guest, Role::Lite, 0).await.unwrap();
     let group = NewConversation {
         kind: ConversationKind::Group,
         participants: vec![],
@@ -429,41 +435,54 @@ async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
     let addressed =
         NewConversation { groups: vec![group], participants: vec![owner, lite, guest], ..thread(ws, owner, "t") };
     let t = store.create_conversation(addressed, &[]).await.unwrap().id;
-    let post = |author, reply_to| NewMessage {
+    let post = |author, reply_to, client_id: Option<&str>| NewMessage {
         id: MessageId(random_id()),
         conversation_id: t,
         author,
         body: "hello".into(),
         reply_to,
-        client_id: None,
+        client_id: client_id.map(str::to_owned),
         mentions: vec![],
         created_at: 1,
     };
-    let created = |answer: Result<Posted, StoreError>| match answer {
-        Ok(Posted::Created(m)) => m.seq,
-        other => panic!("expected a new message, got {other:?}"),
+    let answer = |posted: Result<Posted, StoreError>| match posted {
+        Ok(Posted::Created(m)) => format!("created {}", m.seq),
+        Ok(Posted::Refused(Refusal::Resent(m))) => format!("resent {}", m.seq),
+        Ok(Posted::Refused(why)) => format!("{why:?}"),
+        Err(e) => format!("error {e:?}"),
     };
-    let refused = |answer: Result<Posted, StoreError>, who: &str| {
-        assert!(matches!(answer, Ok(Posted::Refused)), "{who}: {answer:?}");
+    let one = |author, reply_to, client_id| {
+        let store = store.clone();
+        let new = post(author, reply_to, client_id);
+        async move { answer(store.post_message(new).await) }
     };
-    assert_eq!(created(store.post_message(post(guest, None)).await), 1, "a guest taking part");
-    assert_eq!(created(store.post_message(post(member, Some(1))).await), 2, "a member through the group, replying");
-    refused(store.post_message(post(outsider, None)).await, "a workspace member not in it");
-    refused(store.post_message(post(lite, None)).await, "a lite user taking part");
-    refused(store.post_message(post(owner, Some(3))).await, "a reply to a message not there yet");
-    refused(store.post_message(post(owner, Some(0))).await, "a reply to message 0");
+    assert_eq!(one(guest, None, Some("g-1")).await, "created 1", "a guest taking part");
+    assert_eq!(one(member, Some(1), None).await, "created 2", "a member through the group, replying");
+    assert_eq!(one(outsider, None, None).await, "NotFound", "a workspace member not in it");
+    assert_eq!(one(lite, None, None).await, "ReadOnly", "a lite user taking part");
+    assert_eq!(one(owner, Some(3), None).await, "NoSuchReply", "a reply to a message not there yet");
+    assert_eq!(one(owner, Some(0), None).await, "NoSuchReply", "a reply to message 0");
+    assert_eq!(one(guest, None, Some("g-1")).await, "resent 1", "a resend");
+    // A run: the reply is checked when it is inserted, before the post after it.
+    let run = store.post_messages(vec![post(owner, Some(3), None), post(owner, None, None)]).await;
+    assert_eq!(run.into_iter().map(answer).collect::<Vec<_>>(), ["NoSuchReply", "created 3"]);
     store.remove_group_member(group, member, &audit(ws)).await.unwrap();
-    refused(store.post_message(post(member, None)).await, "a member removed from the group");
+    assert_eq!(one(member, None, None).await, "NotFound", "a member removed from the group");
+    store.remove_participant(t, guest, &audit(ws)).await.unwrap();
+    assert_eq!(one(guest, None, Some("g-1")).await, "NotFound", "a removed guest's resend");
     store.update_conversation(t, None, Some(true)).await.unwrap();
-    refused(store.post_message(post(owner, None)).await, "anyone, once it is closed");
-    assert_eq!(store.conversation(t).await.unwrap().unwrap().last_seq, 2, "refused posts take no number");
-    assert_eq!(store.messages(t, 1, 10).await.unwrap().len(), 2);
+    assert_eq!(one(owner, None, None).await, "Locked", "anyone, once it is closed");
+    assert_eq!(one(lite, None, None).await, "ReadOnly", "a lite user, closed or not");
+    assert_eq!(one(outsider, None, None).await, "NotFound", "an outsider, closed or not");
+    assert_eq!(store.conversation(t).await.unwrap().unwrap().last_seq, 3, "refused posts take no number");
+    assert_eq!(store.messages(t, 1, 10).await.unwrap().len(), 3);
 }
 
 /// A run of one author's posts (`post_messages`, what the gateway does with sends that
 /// arrived together) is numbered in the order given; each post is refused alone (an
-/// outsider's conversation, a closed one, a client id used before, inside the run too),
-/// and the answers come back in the run's order. Runs that span conversations and runs
+/// outsider's conversation, a closed one, a client id reused with another body), a resend
+/// inside the run is answered with the original, and the answers come back in the run's
+/// order. Runs that span conversations and runs
 /// racing each other keep the same promises.
 async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     let store = open(backend).await;
@@ -500,11 +519,12 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
         .iter()
         .map(|r| match r {
             Ok(Posted::Created(m)) => format!("created {} {}", m.seq, m.body),
-            Ok(Posted::Refused) => "refused".into(),
+            Ok(Posted::Refused(Refusal::Resent(m))) => format!("resent {}", m.seq),
+            Ok(Posted::Refused(why)) => format!("refused {why:?}"),
             Err(e) => format!("error {e:?}"),
         })
         .collect();
-    assert_eq!(summary, ["created 1 one", "created 2 two", "refused", "refused", "created 3 three"]);
+    assert_eq!(summary, ["created 1 one", "created 2 two", "resent 2", "refused ClientIdReused", "created 3 three"]);
 
     // Several conversations, with failures in between: each fails alone, order kept.
     let run = vec![
@@ -516,9 +536,9 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     ];
     let answers = store.post_messages(run).await;
     assert!(matches!(&answers[0], Ok(Posted::Created(m)) if m.seq == 1 && m.body == "b1"));
-    assert!(matches!(&answers[1], Ok(Posted::Refused)), "{:?}", answers[1]);
+    assert!(matches!(&answers[1], Ok(Posted::Refused(Refusal::NotFound))), "{:?}", answers[1]);
     assert!(matches!(&answers[2], Ok(Posted::Created(m)) if m.seq == 4));
-    assert!(matches!(&answers[3], Ok(Posted::Refused)), "{:?}", answers[3]);
+    assert!(matches!(&answers[3], Ok(Posted::Refused(Refusal::Locked))), "{:?}", answers[3]);
     assert!(matches!(&answers[4], Ok(Posted::Created(m)) if m.seq == 2 && m.body == "b2"));
     assert_eq!(store.conversation(theirs).await.unwrap().unwrap().last_seq, 0);
 
@@ -615,7 +635,12 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
     }
     for poster in posters {
         for answer in poster.await.unwrap() {
-            assert!(matches!(answer, Ok(Posted::Created(_) | Posted::Refused)), "{answer:?}");
+            // `Changed`: refused while removed, and added back before the reason was read
+            // (an addition does not wait for the rows on PostgreSQL).
+            assert!(
+                matches!(answer, Ok(Posted::Created(_) | Posted::Refused(Refusal::NotFound | Refusal::Changed))),
+                "{answer:?}"
+            );
         }
     }
 }
@@ -710,7 +735,7 @@ async fn a_change_that_waited_for_a_removal_sees_it() {
             tokio::spawn(async move {
                 match change {
                     "post" => match store.post_message(by_guest("after")).await {
-                        Ok(Posted::Refused) => Err(StoreError::NotFound),
+                        Ok(Posted::Refused(Refusal::NotFound)) => Err(StoreError::NotFound),
                         other => other.map(|_| ()),
                     },
                     "edit" => store.edit_message(conversation, 1, guest, "after", 2).await,

@@ -2,13 +2,12 @@
 //! replies, mentions, read markers and search.
 //!
 //! Every call first asks the gate for the conversation: a caller who cannot see it gets
-//! `NotFound`, whatever they asked. (A post without mentions is the one exception: its
-//! insert applies the gate's rule in the same statement, and the gate is asked only to
-//! explain a refusal; see `post_many`.) Writes then require a writer (`lite` users get
-//! `ReadOnly`) and an open conversation (`Locked`). Authors edit and delete their own
-//! messages; the workspace's owners, admins and managers may also delete others' (and
-//! only in conversations they can see). A deleted message stays as a tombstone with an
-//! empty body, so sequences have no gaps.
+//! `NotFound`, whatever they asked. (Posts without mentions are the one exception: their
+//! insert applies the gate's rule in the statement that writes; see `post_many`.) Writes
+//! then require a writer (`lite` users get `ReadOnly`) and an open conversation
+//! (`Locked`). Authors edit and delete their own messages; the workspace's owners, admins
+//! and managers may also delete others' (and only in conversations they can see). A
+//! deleted message stays as a tombstone with an empty body, so sequences have no gaps.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use crate::crypto::random_id;
 use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
 use crate::hub::Event;
 use crate::services::{Access, Error, Membership, Result};
-use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Store};
+use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Refusal, Store};
 use salon_protocol::gateway::ServerFrame;
 
 /// The largest page of history one call returns.
@@ -121,6 +120,23 @@ fn new_message(author: AccountId, post: NewPost, mentions: Vec<AccountId>) -> Ne
     }
 }
 
+fn no_such_reply() -> Error {
+    invalid("reply_to", "is not a message of this conversation")
+}
+
+/// The answer to a post the store refused.
+fn refused(why: Refusal) -> Result<(MessageRow, bool)> {
+    match why {
+        Refusal::Resent(existing) => Ok((existing, false)),
+        Refusal::ClientIdReused => Err(Error::ClientIdReused),
+        Refusal::ReadOnly => Err(Error::ReadOnly),
+        Refusal::Locked => Err(Error::Locked),
+        Refusal::NoSuchReply => Err(no_such_reply()),
+        // Allowed a moment later: as if it had arrived a moment earlier, when it was not.
+        Refusal::NotFound | Refusal::Changed => Err(Error::NotFound),
+    }
+}
+
 /// An emoji (or short reaction name): 1 to 32 bytes, no white space or control characters.
 fn check_emoji(emoji: &str) -> Result<()> {
     if emoji.is_empty() || emoji.len() > 32 || emoji.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
@@ -163,13 +179,14 @@ impl Messages {
     /// sequence. The store may commit the run together. Answers come in the order of
     /// `posts`.
     ///
-    /// A run without mentions goes to the store straight away: the post's insert applies
-    /// the gate's rule itself (the same predicate, evaluated in the statement that writes,
-    /// under the conversation's row lock, so a removal that commits first wins) and the
-    /// rules of writing, and refuses without saying why. Only a refused post is then asked
-    /// of the gate, which explains it (`NotFound` for what the caller cannot see, a resend
-    /// answered with the original, `ReadOnly`, `Locked`...). A run with mentions asks the
-    /// gate first (once per conversation of the run), as mentions need it.
+    /// A run without mentions goes to the store without asking the gate: each post's
+    /// insert applies the gate's rule itself (the same predicate, in the statement that
+    /// writes, under the conversation's row lock, so a removal that commits first wins)
+    /// and the rules of writing. A post it refuses is explained by the store at that
+    /// moment, in the order the rules apply here, and only an author who sees the
+    /// conversation learns more than `NotFound` (`Refusal`). A run with a mention asks the
+    /// gate first, once per conversation of the run: each mentioned account must see the
+    /// conversation.
     pub async fn post_many(&self, caller: AccountId, posts: Vec<NewPost>) -> Vec<Result<(MessageRow, bool)>> {
         let mut answers: Vec<Option<Result<(MessageRow, bool)>>> = (0..posts.len()).map(|_| None).collect();
         let mut pending = Vec::with_capacity(posts.len());
@@ -179,81 +196,41 @@ impl Messages {
                 Err(e) => answers[i] = Some(Err(e)),
             }
         }
-        let gated = if pending.iter().all(|(_, post)| post.mentions.is_empty()) {
-            let batch = pending.iter().map(|(_, post)| new_message(caller, post.clone(), vec![])).collect();
-            let results = self.store_run(batch).await;
-            let mut refused = Vec::new();
-            for ((i, post), result) in pending.into_iter().zip(results) {
-                match result {
-                    Some(answer) => answers[i] = Some(answer),
-                    None => refused.push((i, post)),
+        let mut stored = Vec::with_capacity(pending.len());
+        let mut batch = Vec::with_capacity(pending.len());
+        if pending.iter().all(|(_, post)| post.mentions.is_empty()) {
+            for (i, post) in pending {
+                stored.push(i);
+                batch.push(new_message(caller, post, vec![]));
+            }
+        } else {
+            let mut gate = GateCache::default();
+            for (i, post) in pending {
+                match self.prepare(caller, post, &mut gate).await {
+                    Ok(Prepared::Store(new)) => {
+                        stored.push(i);
+                        batch.push(new);
+                    }
+                    Ok(Prepared::Resent(existing)) => answers[i] = Some(Ok((existing, false))),
+                    Err(e) => answers[i] = Some(Err(e)),
                 }
             }
-            refused
-        } else {
-            pending
-        };
-        if !gated.is_empty() {
-            self.post_gated(caller, gated, &mut answers).await;
+        }
+        if !batch.is_empty() {
+            let mentions: Vec<Vec<AccountId>> = batch.iter().map(|new| new.mentions.clone()).collect();
+            let results = self.store.post_messages(batch).await;
+            for ((i, mentions), result) in stored.into_iter().zip(mentions).zip(results) {
+                answers[i] = Some(match result {
+                    Ok(Posted::Created(m)) => {
+                        self.announce(&m, &mentions);
+                        Ok((m, true))
+                    }
+                    Ok(Posted::Refused(why)) => refused(why),
+                    Err(e) => Err(e.into()),
+                });
+            }
         }
         answers.into_iter().map(|a| a.expect("every post answered")).collect()
-    }
-
-    /// Posts through the gate: each post is checked and answered as the gate and the
-    /// rules say; one the store still refuses (a change that committed in between) is
-    /// checked again and answered as that check says.
-    async fn post_gated(
-        &self,
-        caller: AccountId,
-        posts: Vec<(usize, NewPost)>,
-        answers: &mut [Option<Result<(MessageRow, bool)>>],
-    ) {
-        let mut gate = GateCache::default();
-        let mut stored = Vec::with_capacity(posts.len());
-        let mut batch = Vec::with_capacity(posts.len());
-        for (i, post) in posts {
-            match self.prepare(caller, post.clone(), &mut gate).await {
-                Ok(Prepared::Store(new)) => {
-                    stored.push((i, post));
-                    batch.push(new);
-                }
-                Ok(Prepared::Resent(existing)) => answers[i] = Some(Ok((existing, false))),
-                Err(e) => answers[i] = Some(Err(e)),
-            }
-        }
-        let results = self.store_run(batch).await;
-        for ((i, post), result) in stored.into_iter().zip(results) {
-            answers[i] = Some(match result {
-                Some(answer) => answer,
-                None => match self.prepare(caller, post, &mut GateCache::default()).await {
-                    Ok(Prepared::Resent(existing)) => Ok((existing, false)),
-                    Err(e) => Err(e),
-                    // Refused, yet allowed when asked again: it changed twice meanwhile.
-                    Ok(Prepared::Store(_)) => Err(Error::NotFound),
-                },
-            });
-        }
-    }
-
-    /// Stores a run and announces what was created; `None` for a post the store refused.
-    async fn store_run(&self, batch: Vec<NewMessage>) -> Vec<Option<Result<(MessageRow, bool)>>> {
-        if batch.is_empty() {
-            return Vec::new();
-        }
-        let mentions: Vec<Vec<AccountId>> = batch.iter().map(|new| new.mentions.clone()).collect();
-        let results = self.store.post_messages(batch).await;
-        mentions
-            .into_iter()
-            .zip(results)
-            .map(|(mentions, result)| match result {
-                Ok(Posted::Created(m)) => {
-                    self.announce(&m, &mentions);
-                    Some(Ok((m, true)))
-                }
-                Ok(Posted::Refused) => None,
-                Err(e) => Some(Err(e.into())),
-            })
-            .collect()
     }
 
     /// The checks of a post that need no database.
@@ -289,7 +266,7 @@ impl Messages {
         if let Some(target) = post.reply_to
             && !(1..=access.conversation.last_seq).contains(&target)
         {
-            return Err(invalid("reply_to", "is not a message of this conversation"));
+            return Err(no_such_reply());
         }
         let mut unique = Vec::with_capacity(post.mentions.len());
         for &m in &post.mentions {

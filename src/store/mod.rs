@@ -212,11 +212,31 @@ pub struct NewMessage {
 pub enum Posted {
     /// Stored under the next sequence number.
     Created(MessageRow),
-    /// Not stored, nothing changed: the author does not see the conversation, may not
-    /// write there (a `lite` user, a closed conversation), `reply_to` is not one of its
-    /// messages, or the author used this client id here before. Which one is for the gate
-    /// to tell: the store does not say, so a post may be sent to it unchecked.
-    Refused,
+    /// Not stored, nothing changed, for this reason (decided when the insert refused it).
+    Refused(Refusal),
+}
+
+/// Why a post was not stored, in the order the rules are applied: a post may be sent to
+/// the store unchecked, so only an author who sees the conversation learns more than
+/// `NotFound`.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    /// The author does not see the conversation, or it does not exist.
+    NotFound,
+    /// A resend: the author stored this client id with this body here before, as this
+    /// message (answered with it even if the conversation closed since).
+    Resent(MessageRow),
+    /// The author used this client id here before, with another body.
+    ClientIdReused,
+    /// The author is a `lite` user of the conversation's workspace.
+    ReadOnly,
+    /// The conversation is closed.
+    Locked,
+    /// `reply_to` is not one of the conversation's messages.
+    NoSuchReply,
+    /// Refused, yet every rule allowed it when asked right after: a change committed in
+    /// between (on PostgreSQL a grant does not wait for the conversation's row).
+    Changed,
 }
 
 /// Reactions and mentions of a run of messages, for assembling their views.

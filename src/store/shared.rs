@@ -21,7 +21,7 @@ use crate::store::{
     AcceptOutcome, Acceptor, AccountRow, AccountStore, AuditRow, AuditStore, ConversationRow, ConversationStore,
     ConversationSummary, GrantRow, GroupRow, InvitationKey, InvitationRow, InvitationStore, MailRow, MailStore,
     MemberRow, MessageExtras, MessageRow, MessageStore, NewAudit, NewConversation, NewInvitation, NewMail, NewMessage,
-    NewSignup, PersonRow, Posted, Result, StoreError, Successor, WorkspaceRow, WorkspaceStore, parse_action,
+    NewSignup, PersonRow, Posted, Refusal, Result, StoreError, Successor, WorkspaceRow, WorkspaceStore, parse_action,
     parse_kind, parse_role,
 };
 
@@ -1428,9 +1428,10 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
 ///
 /// One statement on the common path, the insert, which also numbers the message, applies
 /// the access rule and the rules of writing, and reads the author's name and role; then
-/// mentions if any. On PostgreSQL it is preceded by taking the conversation's row; nothing
-/// is read back. Callers may post without asking the gate first (`Messages::post_many`):
-/// the insert is where the rule is decided, in the same statement as the write.
+/// mentions if any. On PostgreSQL it is preceded by taking the conversation's row. A post
+/// it refuses is explained by a read right after (`refusal`). Callers may post without
+/// asking the gate first (`Messages::post_many`): the insert is where the rule is decided,
+/// in the same statement as the write.
 pub(super) async fn post_in(
     tx: &mut <Db as sqlx::Database>::Connection,
     new: &NewMessage,
@@ -1473,8 +1474,7 @@ pub(super) async fn post_in(
     .bind(new.created_at)
     .fetch_optional(&mut *tx)
     .await?;
-    // Why not is for the gate to say (a resend is answered only to who still sees it).
-    let Some(inserted) = inserted else { return Ok(Posted::Refused) };
+    let Some(inserted) = inserted else { return Ok(Posted::Refused(refusal(tx, new).await?)) };
     let seq: i64 = inserted.try_get("seq")?;
     for mentioned in &new.mentions {
         sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -1502,6 +1502,50 @@ pub(super) async fn post_in(
     }))
 }
 
+/// Why `post_in` inserted nothing, asked right after on the same connection (on SQLite
+/// the writer, so nothing can have changed; on PostgreSQL, in the same transaction, under
+/// the conversation's row lock). The rules in the order `Messages` applies them: what the
+/// author cannot see is `NotFound` whatever else holds, then a resend, the role, the lock
+/// and the reply.
+async fn refusal(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Refusal> {
+    let row = sqlx::query(&format!(
+        "SELECT c.locked, c.last_seq, wm.role AS my_role FROM conversations c \
+         LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
+         WHERE c.id = $2 AND c.id IN ({})",
+        visible_ids("$1")
+    ))
+    .bind(new.author.0)
+    .bind(new.conversation_id.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(Refusal::NotFound) };
+    if let Some(client_id) = &new.client_id {
+        let existing = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
+        ))
+        .bind(new.conversation_id.0)
+        .bind(new.author.0)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            let existing = message(&existing)?;
+            return Ok(if existing.body == new.body { Refusal::Resent(existing) } else { Refusal::ClientIdReused });
+        }
+    }
+    let role: Option<String> = row.try_get("my_role")?;
+    let last_seq: i64 = row.try_get("last_seq")?;
+    Ok(if role.as_deref() == Some("lite") {
+        Refusal::ReadOnly
+    } else if row.try_get::<bool, _>("locked")? {
+        Refusal::Locked
+    } else if new.reply_to.is_some_and(|r| !(1..=last_seq).contains(&r)) {
+        Refusal::NoSuchReply
+    } else {
+        Refusal::Changed
+    })
+}
+
 /// PostgreSQL: takes the rows of `conversations` (sorted, distinct) for the rest of the
 /// transaction, in id order, as removals do (`lock_conversations`). A statement of its
 /// own, before any that reads access: a statement that waited for a row lock still reads
@@ -1519,9 +1563,9 @@ async fn take_rows(tx: &mut <Db as sqlx::Database>::Connection, conversations: &
     Ok(())
 }
 
-/// Posts messages in one transaction, in order. A post that fails for its own reasons
-/// (not found, closed, a reused client id) fails alone; an `Err` (a database error broke
-/// the transaction) means nothing was stored, and the caller posts them one by one.
+/// Posts messages in one transaction, in order. A post refused for its own reasons (not
+/// found, closed, a resend) is refused alone; an `Err` (a database error broke the
+/// transaction) means nothing was stored, and the caller posts them one by one.
 async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<Result<Posted>>> {
     // A lone post without mentions is one statement on SQLite (`post_in`), atomic on its
     // own: without BEGIN and COMMIT around it, the writer is woken once per post instead of
@@ -1583,8 +1627,8 @@ pub(super) async fn queue_posts(
 
 /// Group commit, one committer: the runs that queued while the committers were busy are
 /// stored in one transaction, so they share one commit (one WAL flush) instead of paying
-/// one each. Nobody is answered before that commit. A post that fails for its own reasons
-/// (not found, closed) fails alone; one that breaks the transaction (a database error)
+/// one each. Nobody is answered before that commit. A post refused for its own reasons
+/// (not found, closed) is refused alone; one that breaks the transaction (a database error)
 /// sends the whole batch back through one transaction per post, so only it fails.
 ///
 /// Several committers may run at once (PostgreSQL; SQLite has one writer): each batch

@@ -29,7 +29,9 @@ pub async fn sqlite(db: &Path, seconds: f64, synchronous: &str) -> serde_json::V
     let mut db = sqlx::SqliteConnection::connect_with(&options).await.expect("the database opens");
     let pairs: Vec<(i64, i64)> = sqlx::query(
         "SELECT cp.conversation_id, cp.account_id FROM conversation_participants cp \
-         JOIN conversations c ON c.id = cp.conversation_id WHERE c.kind = 'thread' LIMIT 32",
+         JOIN conversations c ON c.id = cp.conversation_id WHERE c.kind = 'thread' AND NOT c.locked \
+         AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id \
+           AND wl.account_id = cp.account_id AND wl.role = 'lite') LIMIT 32",
     )
     .fetch_all(&mut db)
     .await
