@@ -83,6 +83,11 @@ async fn workspace(store: &Arc<dyn Store>, owner: AccountId) -> WorkspaceId {
     ws
 }
 
+/// A group in `ws` made by `creator`, with `members`.
+fn group(ws: WorkspaceId, creator: AccountId, members: Vec<AccountId>) -> NewConversation {
+    NewConversation { kind: ConversationKind::Group, participants: vec![], members, ..thread(ws, creator, "g") }
+}
+
 /// A thread in `ws` started by `creator`, addressed to them alone.
 fn thread(ws: WorkspaceId, creator: AccountId, title: &str) -> NewConversation {
     NewConversation {
@@ -425,13 +430,7 @@ async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
     // The guest is a lite user elsewhere: that does not make them read-only here.
     let elsewhere = workspace(&store, outsider).await;
     store.add_member(elsewhere, guest, Role::Lite, 0).await.unwrap();
-    let group = NewConversation {
-        kind: ConversationKind::Group,
-        participants: vec![],
-        members: vec![owner, member],
-        ..thread(ws, owner, "g")
-    };
-    let group = store.create_conversation(group, &[]).await.unwrap().id;
+    let group = store.create_conversation(group(ws, owner, vec![owner, member]), &[]).await.unwrap().id;
     let addressed =
         NewConversation { groups: vec![group], participants: vec![owner, lite, guest], ..thread(ws, owner, "t") };
     let t = store.create_conversation(addressed, &[]).await.unwrap().id;
@@ -616,13 +615,7 @@ async fn runs_across_conversations_race_removals_without_errors(backend: Backend
     let member = account(&store, "member@example.com").await;
     let ws = workspace(&store, owner).await;
     store.add_member(ws, member, Role::Member, 0).await.unwrap();
-    let group = NewConversation {
-        kind: ConversationKind::Group,
-        participants: vec![],
-        members: vec![owner, member],
-        ..thread(ws, owner, "g")
-    };
-    let group = store.create_conversation(group, &[]).await.unwrap().id;
+    let group = store.create_conversation(group(ws, owner, vec![owner, member]), &[]).await.unwrap().id;
     let mut threads = Vec::new();
     for _ in 0..6 {
         let addressed = NewConversation { groups: vec![group], ..thread(ws, owner, "t") };
@@ -658,13 +651,7 @@ async fn runs_across_conversations_race_handovers_without_errors(backend: Backen
     }
     let (mut groups, mut threads) = (Vec::new(), Vec::new());
     for _ in 0..4 {
-        let group = NewConversation {
-            kind: ConversationKind::Group,
-            participants: vec![],
-            members: vec![owner, a],
-            ..thread(ws, owner, "g")
-        };
-        let group = store.create_conversation(group, &[]).await.unwrap().id;
+        let group = store.create_conversation(group(ws, owner, vec![owner, a]), &[]).await.unwrap().id;
         for _ in 0..3 {
             let addressed = NewConversation { groups: vec![group], ..thread(ws, owner, "t") };
             threads.push(store.create_conversation(addressed, &[]).await.unwrap().id);
