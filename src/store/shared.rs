@@ -1232,18 +1232,7 @@ impl ConversationStore for ThisStore {
     }
 
     async fn access(&self, account: AccountId, id: ConversationId) -> Result<Option<(ConversationRow, Option<Role>)>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
-             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
-             WHERE c.id = $2 AND {SEES}"
-        ))
-        .bind(account.0)
-        .bind(id.0)
-        .fetch_optional(self.reader())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let role: Option<String> = row.try_get("my_role")?;
-        Ok(Some((conversation(&row)?, role.as_deref().map(parse_role).transpose()?)))
+        access_on(self.reader(), account, id).await
     }
 
     async fn visible_ids(&self, account: AccountId) -> Result<Vec<ConversationId>> {
@@ -1508,42 +1497,62 @@ pub(super) async fn post_in(
 /// author cannot see is `NotFound` whatever else holds, then a resend, the role, the lock
 /// and the reply.
 async fn refusal(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Refusal> {
-    let row = sqlx::query(&format!(
-        "SELECT c.locked, c.last_seq, wm.role AS my_role FROM conversations c \
-         LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
-         WHERE c.id = $2 AND c.id IN ({})",
-        visible_ids("$1")
-    ))
-    .bind(new.author.0)
-    .bind(new.conversation_id.0)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else { return Ok(Refusal::NotFound) };
-    if let Some(client_id) = &new.client_id {
-        let existing = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
-        ))
-        .bind(new.conversation_id.0)
-        .bind(new.author.0)
-        .bind(client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(existing) = existing {
-            let existing = message(&existing)?;
-            return Ok(if existing.body == new.body { Refusal::Resent(existing) } else { Refusal::ClientIdReused });
-        }
+    let Some((conversation, role)) = access_on(&mut *tx, new.author, new.conversation_id).await? else {
+        return Ok(Refusal::NotFound);
+    };
+    if let Some(client_id) = &new.client_id
+        && let Some(existing) = by_client_id(&mut *tx, new.conversation_id, new.author, client_id).await?
+    {
+        return Ok(if existing.body == new.body { Refusal::Resent(existing) } else { Refusal::ClientIdReused });
     }
-    let role: Option<String> = row.try_get("my_role")?;
-    let last_seq: i64 = row.try_get("last_seq")?;
-    Ok(if role.as_deref() == Some("lite") {
+    Ok(if role == Some(Role::Lite) {
         Refusal::ReadOnly
-    } else if row.try_get::<bool, _>("locked")? {
+    } else if conversation.locked {
         Refusal::Locked
-    } else if new.reply_to.is_some_and(|r| !(1..=last_seq).contains(&r)) {
+    } else if new.reply_to.is_some_and(|r| !(1..=conversation.last_seq).contains(&r)) {
         Refusal::NoSuchReply
     } else {
         Refusal::Changed
     })
+}
+
+/// The gate's read (`Store::access`) on any connection: the conversation and the
+/// account's role in its workspace, if the account sees it.
+async fn access_on<'e>(
+    db: impl sqlx::Executor<'e, Database = Db>,
+    account: AccountId,
+    id: ConversationId,
+) -> Result<Option<(ConversationRow, Option<Role>)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
+         LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
+         WHERE c.id = $2 AND {SEES}"
+    ))
+    .bind(account.0)
+    .bind(id.0)
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let role: Option<String> = row.try_get("my_role")?;
+    Ok(Some((conversation(&row)?, role.as_deref().map(parse_role).transpose()?)))
+}
+
+/// The message `author` posted in `conversation` with `client_id`, on any connection.
+async fn by_client_id<'e>(
+    db: impl sqlx::Executor<'e, Database = Db>,
+    conversation: ConversationId,
+    author: AccountId,
+    client_id: &str,
+) -> Result<Option<MessageRow>> {
+    let row = sqlx::query(&format!(
+        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
+    ))
+    .bind(conversation.0)
+    .bind(author.0)
+    .bind(client_id)
+    .fetch_optional(db)
+    .await?;
+    row.as_ref().map(message).transpose()
 }
 
 /// PostgreSQL: takes the rows of `conversations` (sorted, distinct) for the rest of the
@@ -1728,15 +1737,7 @@ impl MessageStore for ThisStore {
         author: AccountId,
         client_id: &str,
     ) -> Result<Option<MessageRow>> {
-        let row = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3"
-        ))
-        .bind(conversation.0)
-        .bind(author.0)
-        .bind(client_id)
-        .fetch_optional(self.reader())
-        .await?;
-        row.as_ref().map(message).transpose()
+        by_client_id(self.reader(), conversation, author, client_id).await
     }
 
     async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>> {
