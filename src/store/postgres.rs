@@ -21,6 +21,11 @@ const ROW_LOCK: Option<&str> = Some("FOR NO KEY UPDATE");
 /// (reads need connections too), at least one.
 const COMMITTERS: u32 = 4;
 
+/// A pooled connection idle for longer than this is pinged before it is handed out
+/// (PostgreSQL may have restarted, or something between dropped the connection); one used
+/// more recently is not.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 // The same file is compiled once per backend, on purpose (see shared.rs).
 #[allow(clippy::duplicate_mod)]
 #[path = "shared.rs"]
@@ -36,6 +41,19 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: under load that was one
+            // round trip to PostgreSQL in every five of a post's, for connections used a
+            // moment before. Only a connection idle for a while is checked (a failed ping
+            // drops it and the pool hands out another).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             // No JIT compilation: the planner's cost estimate of the conversation list
             // (per-conversation subqueries over a large messages table) crosses
             // `jit_above_cost`, and compiling it took 230 ms for a query that runs in
