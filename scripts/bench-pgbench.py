@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The raw SQL ceiling of `persist` on PostgreSQL, for scripts/bench.
 
-Runs pgbench with the statements Salon's store runs to post a message (take the
-conversation's row, then one insert that takes the next sequence, checks access, the
-author's role, the lock and the reply and reads the author's name and role; migration 0004's trigger moves `last_seq`), in
-one transaction, against the database the persist scenario just used, with as many
-clients as Salon's connection pool. Prints one JSON line.
+Runs pgbench with the statements Salon's store runs to post a message alone: a
+function, like the `salon_post` each of Salon's connections defines, that takes the
+conversation's row, then runs one insert that takes the next sequence, checks access,
+the author's role, the lock and the reply and reads the author's name and role
+(migration 0004's trigger moves `last_seq`); one call, its own transaction. Against the
+database the persist scenario just used, with as many clients as Salon's connection
+pool. Prints one JSON line.
 
 usage: bench-pgbench.py DATABASE_URL SECONDS CLIENTS WORKDIR
 """
@@ -31,17 +33,28 @@ if not pairs:
 
 # pgbench has no arrays: pick the pair with a CASE over a random index.
 case = lambda col: "(case " + " ".join(f"when :k = {i + 1} then {p[col]}" for i, p in enumerate(pairs)) + " end)"
-visible = ("SELECT cp.conversation_id FROM conversation_participants cp WHERE cp.account_id = :author "
+visible = ("SELECT cp.conversation_id FROM conversation_participants cp WHERE cp.account_id = $3 "
            "UNION SELECT cg.conversation_id FROM conversation_groups cg "
-           "JOIN group_members gm ON gm.group_id = cg.group_id WHERE gm.account_id = :author")
+           "JOIN group_members gm ON gm.group_id = cg.group_id WHERE gm.account_id = $3")
+insert = ("INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) "
+          "SELECT $1, c.id, c.last_seq + 1, $3, $4, $5, $6, $7 FROM conversations c "
+          f"WHERE c.id = $2 AND NOT c.locked AND c.id IN ({visible}) "
+          "AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id "
+          "AND wl.account_id = $3 AND wl.role = 'lite') AND ($5 IS NULL OR ($5 >= 1 AND $5 <= c.last_seq)) "
+          "ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING "
+          "RETURNING seq, (SELECT a.display_name FROM accounts a WHERE a.id = $3) AS author_name, "
+          "(SELECT wm.role FROM workspace_members wm WHERE wm.account_id = $3 AND wm.workspace_id = "
+          "(SELECT cw.workspace_id FROM conversations cw WHERE cw.id = $2)) AS author_role")
+function = ("CREATE OR REPLACE FUNCTION bench_post(BIGINT, BIGINT, BIGINT, TEXT, BIGINT, TEXT, BIGINT) "
+            "RETURNS TABLE (seq BIGINT, author_name TEXT, author_role TEXT) LANGUAGE plpgsql VOLATILE AS $post$\n"
+            "#variable_conflict use_column\n"
+            f"BEGIN PERFORM 1 FROM conversations WHERE id = $2 FOR NO KEY UPDATE; RETURN QUERY {insert}; END $post$")
+subprocess.run(["psql", url, "-qc", function], check=True)
 script = f"""\\set k random(1, {len(pairs)})
 \\set conv {case(0)}
 \\set author {case(1)}
 \\set id random(1, 9000000000000000000)
-BEGIN;
-SELECT id FROM conversations WHERE id = :conv ORDER BY id FOR NO KEY UPDATE;
-INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) SELECT :id, c.id, c.last_seq + 1, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0 FROM conversations c WHERE c.id = :conv AND NOT c.locked AND c.id IN ({visible}) AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id AND wl.account_id = :author AND wl.role = 'lite') AND (NULL::bigint IS NULL OR (NULL::bigint >= 1 AND NULL::bigint <= c.last_seq)) ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING seq, (SELECT a.display_name FROM accounts a WHERE a.id = :author) AS author_name, (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = :author AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = :conv)) AS author_role;
-COMMIT;
+SELECT * FROM bench_post(:id, :conv, :author, 't=0 n=0 lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod', NULL, NULL, 0);
 """
 path = os.path.join(work, "post.sql")
 with open(path, "w") as f:

@@ -16,6 +16,9 @@ type Db = Postgres;
 type ThisStore = PgStore;
 /// The lock an `UPDATE` that changes no key takes: see `shared::lock_conversations`.
 const ROW_LOCK: Option<&str> = Some("FOR NO KEY UPDATE");
+/// A post that takes its conversation's row and inserts, in one round trip: the function
+/// every connection defines when it opens (`shared::post_function_sql`).
+const POST_TAKING_ROW: Option<&str> = Some("SELECT * FROM pg_temp.salon_post($1, $2, $3, $4, $5, $6, $7)");
 
 /// How many transactions of posts may commit at once, at most: a quarter of the pool
 /// (reads need connections too), at least one.
@@ -57,10 +60,12 @@ impl PgStore {
             // No JIT compilation: the planner's cost estimate of the conversation list
             // (per-conversation subqueries over a large messages table) crosses
             // `jit_above_cost`, and compiling it took 230 ms for a query that runs in
-            // under 1 ms. Salon's queries are all short ones.
+            // under 1 ms. Salon's queries are all short ones. And this connection's
+            // `salon_post`, the one-round-trip post.
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::Executor::execute(conn, "SET jit = off").await?;
+                    sqlx::Executor::execute(&mut *conn, "SET jit = off").await?;
+                    sqlx::Executor::execute(&mut *conn, shared::post_function_sql().as_str()).await?;
                     Ok(())
                 })
             })

@@ -27,6 +27,8 @@ type Db = Sqlite;
 type ThisStore = SqliteStore;
 /// SQLite has no row locks (one writer does everything): see `shared::lock_conversations`.
 const ROW_LOCK: Option<&str> = None;
+/// No statement that takes a row and posts: SQLite posts with the insert alone.
+const POST_TAKING_ROW: Option<&str> = None;
 
 // The same file is compiled once per backend, on purpose (see shared.rs).
 #[allow(clippy::duplicate_mod)]
