@@ -113,11 +113,15 @@ async function refreshOne(id) {
 
 export const refreshConversation = refreshOne;
 
+// The resume map the current socket said `hello` with.
+let resumed = {};
+
 function resumeMap() {
   const map = {};
   for (const [id, tl] of store.timelines) {
     if (tl.loaded && store.convs.has(id)) map[id] = tl.highest;
   }
+  resumed = map;
   return map;
 }
 
@@ -132,6 +136,11 @@ async function onReady(ready) {
     if (!c) { unknown = true; continue; }
     Object.assign(c, {title: rc.title, locked: rc.locked, last_seq: Math.max(c.last_seq, rc.last_seq), read_seq: rc.read_seq, unread: rc.unread});
     if (rc.locked) c.can_post = false;
+    // A conversation loaded after this socket said `hello` is not in its resume map:
+    // what was stored before `ready` is counted in `last_seq` and never comes as an
+    // event, so fetch it.
+    const tl = store.timelines.get(rc.id);
+    if (tl && tl.loaded && !(rc.id in resumed) && c.last_seq > tl.highest) fillGap(rc.id, tl);
   }
   for (const id of [...store.convs.keys()]) if (!ids.has(id)) dropConversation(id, true);
   store.emit('conversations');
