@@ -235,7 +235,8 @@ pub enum Refusal {
     /// `reply_to` is not one of the conversation's messages.
     NoSuchReply,
     /// Refused, yet every rule allowed it when asked right after: a change committed in
-    /// between (on PostgreSQL a grant does not wait for the conversation's row).
+    /// between (on PostgreSQL a grant does not wait for the conversation's row, and a lone
+    /// post's reason is read after its own transaction).
     Changed,
 }
 

@@ -1420,10 +1420,11 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
 /// `messages_last_seq` trigger moves `last_seq` on); and not at all if it resends a client
 /// id (nothing is numbered then, so nothing needs undoing). It returns the number and the
 /// author's name and role. On SQLite it is the whole post: atomic alone, it needs no
-/// transaction of its own (`post_batch`).
-fn insert_post_sql() -> String {
-    format!(
-        "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
+/// transaction of its own (`post_batch`). Made once: every post runs it.
+fn insert_post_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
          SELECT $1, c.id, c.last_seq + 1, $3, $4, $5, $6, $7 FROM conversations c \
          WHERE c.id = $2 AND NOT c.locked AND c.id IN ({}) \
            AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id \
@@ -1434,8 +1435,10 @@ fn insert_post_sql() -> String {
            (SELECT a.display_name FROM accounts a WHERE a.id = $3) AS author_name, \
            (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = $3 \
              AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = $2)) AS author_role",
-        visible_ids("$3")
-    )
+            visible_ids("$3")
+        )
+    });
+    &SQL
 }
 
 /// PostgreSQL: the function `salon_post` that each connection defines for itself in
@@ -1459,13 +1462,12 @@ pub(super) fn post_function_sql() -> String {
 /// Posts one message on the caller's connection (a transaction, or on SQLite a lone
 /// post in autocommit). It changes nothing unless it returns `Posted::Created`.
 ///
-/// One statement on the common path, the insert (`insert_post_sql`), which also numbers the
-/// message, applies the access rule and the rules of writing, and reads the author's name
-/// and role; then mentions if any. On PostgreSQL it is preceded by taking the
-/// conversation's row. A post
-/// it refuses is explained by a read right after (`refusal`). Callers may post without
-/// asking the gate first (`Messages::post_many`): the insert is where the rule is decided,
-/// in the same statement as the write.
+/// One statement on the common path, the insert (`insert_post_sql`), which also numbers
+/// the message, applies the access rule and the rules of writing, and reads the author's
+/// name and role; then mentions if any. On PostgreSQL it is preceded by taking the
+/// conversation's row. A post it refuses is explained by a read right after (`refusal`).
+/// Callers may post without asking the gate first (`Messages::post_many`): the insert is
+/// where the rule is decided, in the same statement as the write.
 pub(super) async fn post_in(
     tx: &mut <Db as sqlx::Database>::Connection,
     new: &NewMessage,
@@ -1476,10 +1478,9 @@ pub(super) async fn post_in(
     // PostgreSQL the row is taken first, in a statement of its own, unless the caller took
     // it already: by `salon_post` (`post_function_sql`), which takes it and inserts in one
     // round trip.
-    let insert = insert_post_sql();
     let statement = match super::POST_TAKING_ROW {
         Some(call) if !row_taken => call,
-        _ => insert.as_str(),
+        _ => insert_post_sql(),
     };
     let inserted = sqlx::query(statement)
         .bind(new.id.0)
