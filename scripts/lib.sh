@@ -2,7 +2,7 @@
 # apt-get), what they need — PostgreSQL, Redis, an SMTP server for the tests, Node.js and
 # Chromium. Sourced, not run.
 
-say() { printf '\n== %s\n' "$*"; }
+say() { printf '\n== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; } # with the time since the script started
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=
