@@ -19,9 +19,9 @@
 //! `E origin at_us conversation seq|-` (conversation event), `A origin at_us account
 //! conversation|-` (event for an account), `G origin account conversation` (grant),
 //! `R origin nonce account conversation` (revocation), `C origin account code token|*
-//! others` (close sockets), `K nonce` (a node applied revocation `nonce`), `H origin`
-//! (heartbeat), `B origin` (leaving), `Y origin` (catch up: that node may have failed to
-//! publish).
+//! others` (close sockets), `K nonce` (another node applied revocation `nonce`; the origin
+//! counts its own copy of `R` itself), `H origin` (heartbeat), `B origin` (leaving),
+//! `Y origin` (catch up: that node may have failed to publish).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -599,10 +599,14 @@ impl Bridge {
                 let (Some(origin), Some(nonce), Some(a), Some(c)) = (fields.get(1), id(2), id(3), id(4)) else {
                     return;
                 };
-                if !mine {
+                if mine {
+                    // Applied before it was published (`Bus::revoke`): counted here rather
+                    // than confirmed to ourselves through Redis.
+                    self.confirmed(nonce);
+                } else {
                     self.hub.revoke(AccountId(a), ConversationId(c));
+                    self.send(self.channel("n", origin), format!("K {nonce}").into_bytes(), true);
                 }
-                self.send(self.channel("n", origin), format!("K {nonce}").into_bytes(), true);
             }
             Some("C") if !mine => {
                 let (Some(a), Some(code), Some(token), Some(others)) = (id(2), id(3), fields.get(4), fields.get(5))
@@ -616,11 +620,8 @@ impl Bridge {
                 }
             }
             Some("K") => {
-                if let Some(nonce) = fields.get(1).and_then(|n| n.parse::<i64>().ok())
-                    && let Some(waiter) = self.waiters.get(&(nonce as u64))
-                {
-                    waiter.acks.fetch_add(1, Ordering::AcqRel);
-                    waiter.notify.notify_waiters();
+                if let Some(nonce) = id(1) {
+                    self.confirmed(nonce);
                 }
             }
             Some("H") if !mine => {
@@ -640,6 +641,14 @@ impl Bridge {
             }
             Some("Y") if !mine => self.request_reconcile(),
             _ => {}
+        }
+    }
+
+    /// A node confirmed applying our removal `nonce` (if we still wait for it).
+    fn confirmed(&self, nonce: i64) {
+        if let Some(waiter) = self.waiters.get(&(nonce as u64)) {
+            waiter.acks.fetch_add(1, Ordering::AcqRel);
+            waiter.notify.notify_waiters();
         }
     }
 
