@@ -47,7 +47,7 @@ def pick(scenario, target=None, label=None, nodes=None):
 
 
 def median_note(point):
-    """' (median of 3 runs: ack_p99_ms 8.1–12.3)' for a repeated point, '' for one run."""
+    """' (median of 3 runs; ack p99 8.10–12.30 ms)' for a repeated point, '' for one run."""
     if not point or point.get("runs", 1) == 1:
         return ""
     by, low, high = point["spread"]

@@ -504,11 +504,12 @@ impl Conversations {
             Recipient::Account(account) => vec![account],
         };
         // An account removed as a participant saw the conversation before (a participant
-        // sees it): only a group's members need asking. One round trip fewer on the way
-        // to the revocation a removal waits for.
+        // sees it; if it was none, nothing is removed and nothing announced): only a
+        // group's members need asking. One round trip fewer on the way to the revocation
+        // a removal waits for.
         let before = match recipient {
-            Recipient::Group(_) => Some(self.access_set(&accounts, &[id]).await?),
-            Recipient::Account(_) => None,
+            Recipient::Group(_) => self.access_set(&accounts, &[id]).await?,
+            Recipient::Account(account) => AccessSet::from([(account, id)]),
         };
         let (removed, audit) = match recipient {
             Recipient::Account(account) => {
@@ -530,7 +531,6 @@ impl Conversations {
         if !removed {
             return Err(Error::NotFound);
         }
-        let before = before.unwrap_or_else(|| accounts.iter().map(|&a| (a, id)).collect());
         let after = self.access_set(&accounts, &[id]).await?;
         self.announce_access(&before, &after).await?;
         self.receipt(&audit).await
