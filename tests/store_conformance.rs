@@ -462,8 +462,13 @@ async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
     assert_eq!(one(owner, Some(3), None).await, "NoSuchReply", "a reply to a message not there yet");
     assert_eq!(one(owner, Some(0), None).await, "NoSuchReply", "a reply to message 0");
     assert_eq!(one(guest, None, Some("g-1")).await, "resent 1", "a resend");
-    // A run: the reply is checked when it is inserted, before the post after it.
-    let run = store.post_messages(vec![post(owner, Some(3), None), post(owner, None, None)]).await;
+    // A run: the reply is checked when it is inserted, before the post after it. The
+    // commit hook saw the message created, and only it, before the run was answered.
+    let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = committed.clone();
+    let on_commit: salon::store::OnCommit = Arc::new(move |m, _| seen.lock().unwrap().push(m.seq));
+    let run = store.post_messages(vec![post(owner, Some(3), None), post(owner, None, None)], Some(on_commit)).await;
+    assert_eq!(*committed.lock().unwrap(), [3], "on_commit ran for the created message before the answer");
     assert_eq!(run.into_iter().map(answer).collect::<Vec<_>>(), ["NoSuchReply", "created 3"]);
     store.remove_group_member(group, member, &audit(ws)).await.unwrap();
     assert_eq!(one(member, None, None).await, "NotFound", "a member removed from the group");
@@ -513,7 +518,7 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
         post(a, "other body", Some("k")),
         post(a, "three", None),
     ];
-    let answers = store.post_messages(run).await;
+    let answers = store.post_messages(run, None).await;
     let summary: Vec<String> = answers
         .iter()
         .map(|r| match r {
@@ -533,7 +538,7 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
         post(closed, "too late", None),
         post(b, "b2", None),
     ];
-    let answers = store.post_messages(run).await;
+    let answers = store.post_messages(run, None).await;
     assert!(matches!(&answers[0], Ok(Posted::Created(m)) if m.seq == 1 && m.body == "b1"));
     assert!(matches!(&answers[1], Ok(Posted::Refused(Refusal::NotFound))), "{:?}", answers[1]);
     assert!(matches!(&answers[2], Ok(Posted::Created(m)) if m.seq == 4));
@@ -546,7 +551,7 @@ async fn a_run_of_posts_keeps_its_order_and_fails_alone(backend: Backend) {
     for r in 0..8 {
         let store = store.clone();
         let run: Vec<NewMessage> = (0..10).map(|i| post(a, &format!("r{r} {i}"), None)).collect();
-        tasks.push(tokio::spawn(async move { store.post_messages(run).await }));
+        tasks.push(tokio::spawn(async move { store.post_messages(run, None).await }));
     }
     for task in tasks {
         let seqs: Vec<i64> = task
@@ -597,7 +602,7 @@ fn post_runs(
                             created_at: 1,
                         })
                         .collect();
-                    answers.extend(store.post_messages(run).await);
+                    answers.extend(store.post_messages(run, None).await);
                 }
                 answers
             })

@@ -18,7 +18,7 @@ use crate::crypto::random_id;
 use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
 use crate::hub::Event;
 use crate::services::{Access, Error, Membership, Result};
-use crate::store::{MessageExtras, MessageRow, NewMessage, Posted, Refusal, Store};
+use crate::store::{MessageExtras, MessageRow, NewMessage, OnCommit, Posted, Refusal, Store};
 use salon_protocol::gateway::ServerFrame;
 
 /// The largest page of history one call returns.
@@ -100,6 +100,8 @@ pub struct Messages {
     membership: Arc<Membership>,
     max_body_bytes: usize,
     bus: Arc<Bus>,
+    /// Publishes a stored message (`announce`), run by the store's committer.
+    on_commit: OnCommit,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
@@ -145,17 +147,21 @@ fn check_emoji(emoji: &str) -> Result<()> {
     Ok(())
 }
 
+/// Publishes a stored message to everyone listening to its conversation.
+fn announce(bus: &Bus, message: &MessageRow, mentions: &[AccountId]) {
+    let extras = MessageExtras { reactions: vec![], mentions: mentions.iter().map(|a| (message.id, *a)).collect() };
+    let view = crate::views::message_views(vec![message.clone()], &extras, message.author.account_id).remove(0);
+    let frame = ServerFrame::MessageCreated { message: view };
+    bus.publish(message.conversation_id, Event::new(Some(message.conversation_id), Some(message.seq), &frame));
+}
+
 impl Messages {
     pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, bus: Arc<Bus>) -> Messages {
-        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes, bus }
-    }
-
-    /// Publishes a stored message to everyone listening to its conversation.
-    fn announce(&self, message: &MessageRow, mentions: &[AccountId]) {
-        let extras = MessageExtras { reactions: vec![], mentions: mentions.iter().map(|a| (message.id, *a)).collect() };
-        let view = crate::views::message_views(vec![message.clone()], &extras, message.author.account_id).remove(0);
-        let frame = ServerFrame::MessageCreated { message: view };
-        self.bus.publish(message.conversation_id, Event::new(Some(message.conversation_id), Some(message.seq), &frame));
+        let publisher = bus.clone();
+        let on_commit: OnCommit = Arc::new(move |message: &MessageRow, mentions: &[AccountId]| {
+            announce(&publisher, message, mentions);
+        });
+        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes, bus, on_commit }
     }
 
     fn check_body(&self, body: &str) -> Result<()> {
@@ -217,14 +223,11 @@ impl Messages {
             }
         }
         if !batch.is_empty() {
-            let mentions: Vec<Vec<AccountId>> = batch.iter().map(|new| new.mentions.clone()).collect();
-            let results = self.store.post_messages(batch).await;
-            for ((i, mentions), result) in stored.into_iter().zip(mentions).zip(results) {
+            // Each created message is published by the committer (`on_commit`).
+            let results = self.store.post_messages(batch, Some(self.on_commit.clone())).await;
+            for (i, result) in stored.into_iter().zip(results) {
                 answers[i] = Some(match result {
-                    Ok(Posted::Created(m)) => {
-                        self.announce(&m, &mentions);
-                        Ok((m, true))
-                    }
+                    Ok(Posted::Created(m)) => Ok((m, true)),
                     Ok(Posted::Refused(why)) => refused(why),
                     Err(e) => Err(e.into()),
                 });

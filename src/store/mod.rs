@@ -607,6 +607,11 @@ pub trait ConversationStore: Send + Sync {
     async fn contacts(&self, account: AccountId, workspace: Option<WorkspaceId>) -> Result<Vec<(AccountId, String)>>;
 }
 
+/// What runs for each message a commit created (with its mentions), right after the commit
+/// and before the poster is answered: the service publishes the message from there, so
+/// its deliveries do not wait for the poster's task to be woken by the answer.
+pub type OnCommit = Arc<dyn Fn(&MessageRow, &[AccountId]) + Send + Sync>;
+
 /// Messages, their sequence, reactions, mentions and read markers.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
@@ -616,8 +621,9 @@ pub trait MessageStore: Send + Sync {
     /// Posts several messages in the order given, as one caller's run of sends: each
     /// succeeds or fails alone (as `post_message` would), and a later one in the same
     /// conversation gets a higher sequence. They may share a transaction; none is
-    /// answered before its commit.
-    async fn post_messages(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>>;
+    /// answered before its commit. `on_commit` runs for each message created, on the
+    /// committer, as soon as its commit is done.
+    async fn post_messages(&self, batch: Vec<NewMessage>, on_commit: Option<OnCommit>) -> Vec<Result<Posted>>;
     async fn message(&self, conversation: ConversationId, seq: i64) -> Result<Option<MessageRow>>;
     /// The message `author` posted here with `client_id`, if any.
     async fn message_by_client_id(

@@ -21,8 +21,8 @@ use crate::store::{
     AcceptOutcome, Acceptor, AccountRow, AccountStore, AuditRow, AuditStore, ConversationRow, ConversationStore,
     ConversationSummary, GrantRow, GroupRow, InvitationKey, InvitationRow, InvitationStore, MailRow, MailStore,
     MemberRow, MessageExtras, MessageRow, MessageStore, NewAudit, NewConversation, NewInvitation, NewMail, NewMessage,
-    NewSignup, PersonRow, Posted, Refusal, Result, StoreError, Successor, WorkspaceRow, WorkspaceStore, parse_action,
-    parse_kind, parse_role,
+    NewSignup, OnCommit, PersonRow, Posted, Refusal, Result, StoreError, Successor, WorkspaceRow, WorkspaceStore,
+    parse_action, parse_kind, parse_role,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -1640,6 +1640,7 @@ async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<
 /// answered together, in the same order.
 pub(super) struct PostJob {
     posts: Vec<NewMessage>,
+    on_commit: Option<OnCommit>,
     done: tokio::sync::oneshot::Sender<Vec<Result<Posted>>>,
 }
 
@@ -1654,11 +1655,12 @@ const MAX_BATCH: usize = 64;
 pub(super) async fn queue_posts(
     queue: &tokio::sync::mpsc::Sender<PostJob>,
     posts: Vec<NewMessage>,
+    on_commit: Option<OnCommit>,
 ) -> Vec<Result<Posted>> {
     let count = posts.len();
     let closed = || (0..count).map(|_| Err(sqlx::Error::PoolClosed.into())).collect();
     let (done, answer) = tokio::sync::oneshot::channel();
-    if queue.send(PostJob { posts, done }).await.is_err() {
+    if queue.send(PostJob { posts, on_commit, done }).await.is_err() {
         return closed();
     }
     answer.await.unwrap_or_else(|_| closed())
@@ -1691,6 +1693,13 @@ pub(super) async fn commit_posts(pool: sqlx::Pool<Db>, queue: PostQueue) {
         }
         let answers = commit_batch(&pool, &jobs).await;
         for (job, answer) in jobs.drain(..).zip(answers) {
+            if let Some(on_commit) = &job.on_commit {
+                for (new, posted) in job.posts.iter().zip(&answer) {
+                    if let Ok(Posted::Created(message)) = posted {
+                        on_commit(message, &new.mentions);
+                    }
+                }
+            }
             let _ = job.done.send(answer);
         }
     }
@@ -1751,14 +1760,14 @@ async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
 impl MessageStore for ThisStore {
     /// Queued for the next group commit.
     async fn post_message(&self, new: NewMessage) -> Result<Posted> {
-        self.post_messages(vec![new]).await.pop().expect("one answer per post")
+        self.post_messages(vec![new], None).await.pop().expect("one answer per post")
     }
 
     /// Queued for the next group commit, all of the run in the same one: posts from every
     /// caller share transactions (2,000 posts a second from 2,000 sockets are a few hundred
     /// commits, not 2,000).
-    async fn post_messages(&self, batch: Vec<NewMessage>) -> Vec<Result<Posted>> {
-        queue_posts(&self.posts, batch).await
+    async fn post_messages(&self, batch: Vec<NewMessage>, on_commit: Option<OnCommit>) -> Vec<Result<Posted>> {
+        queue_posts(&self.posts, batch, on_commit).await
     }
 
     async fn message_by_client_id(
