@@ -73,7 +73,7 @@ impl PgStore {
             .await?;
         let (posts, queue) = mpsc::channel(1024);
         let queue = Arc::new(Mutex::new(queue));
-        // On the server's runtime, unlike SQLite's committer (`shared::start_committers`):
+        // On the server's runtime, unlike SQLite's committer (`sqlite::start_committer`):
         // a PostgreSQL connection is a socket that the runtime which opened it watches,
         // and the pool's connections are opened by readers as well. A thread of their
         // own made no difference to `persist` here (2,180–2,680 acks/s either way).
