@@ -33,12 +33,13 @@ if not pairs:
 
 # pgbench has no arrays: pick the pair with a CASE over a random index.
 case = lambda col: "(case " + " ".join(f"when :k = {i + 1} then {p[col]}" for i, p in enumerate(pairs)) + " end)"
-visible = ("SELECT cp.conversation_id FROM conversation_participants cp WHERE cp.account_id = $3 "
-           "UNION SELECT cg.conversation_id FROM conversation_groups cg "
-           "JOIN group_members gm ON gm.group_id = cg.group_id WHERE gm.account_id = $3")
+# The access rule as the insert asks it (`sees` in src/store/shared.rs).
+sees = ("EXISTS (SELECT 1 FROM conversation_participants cp WHERE cp.conversation_id = c.id AND cp.account_id = $3 "
+        "UNION ALL SELECT 1 FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id "
+        "WHERE cg.conversation_id = c.id AND gm.account_id = $3)")
 insert = ("INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) "
           "SELECT $1, c.id, c.last_seq + 1, $3, $4, $5, $6, $7 FROM conversations c "
-          f"WHERE c.id = $2 AND NOT c.locked AND c.id IN ({visible}) "
+          f"WHERE c.id = $2 AND NOT c.locked AND {sees} "
           "AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id "
           "AND wl.account_id = $3 AND wl.role = 'lite') AND ($5 IS NULL OR ($5 >= 1 AND $5 <= c.last_seq)) "
           "ON CONFLICT (conversation_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING "

@@ -839,12 +839,18 @@ pub(super) fn visible_ids(p: &str) -> String {
     )
 }
 
-/// The access rule for one conversation: whether the account `$1` can see conversation
-/// `c` (a direct participant, or a member of a group it is addressed to).
-const SEES: &str = "EXISTS ( \
-       SELECT 1 FROM conversation_participants cp WHERE cp.conversation_id = c.id AND cp.account_id = $1 \
-       UNION ALL SELECT 1 FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
-       WHERE cg.conversation_id = c.id AND gm.account_id = $1)";
+/// The access rule for one conversation, `visible_ids` asked of one row: whether the
+/// account `p` can see conversation `c` (a direct participant, or a member of a group it
+/// is addressed to). Each branch is an index lookup; nothing is materialised, as the
+/// union of `c.id IN (visible_ids)` would be for every row it is asked of.
+fn sees(p: &str) -> String {
+    format!(
+        "EXISTS ( \
+           SELECT 1 FROM conversation_participants cp WHERE cp.conversation_id = c.id AND cp.account_id = {p} \
+           UNION ALL SELECT 1 FROM conversation_groups cg JOIN group_members gm ON gm.group_id = cg.group_id \
+           WHERE cg.conversation_id = c.id AND gm.account_id = {p})"
+    )
+}
 
 /// Whether anyone who can see conversation `c` is outside its workspace.
 const HAS_EXTERNALS: &str = "EXISTS (SELECT 1 FROM ( \
@@ -1223,7 +1229,7 @@ impl ConversationStore for ThisStore {
     }
 
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool> {
-        let row = sqlx::query(&format!("SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND {SEES}"))
+        let row = sqlx::query(&format!("SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND {}", sees("$1")))
             .bind(account.0)
             .bind(conversation.0)
             .fetch_optional(self.reader())
@@ -1415,7 +1421,7 @@ pub(super) fn message(row: &DbRow) -> Result<MessageRow> {
 /// The statement that stores a post (`post_in`), binding `$1` its id, `$2` the
 /// conversation, `$3` the author, `$4` the body, `$5` what it replies to, `$6` the client
 /// id and `$7` the time. It is inserted only if the author sees the conversation (the
-/// gate's rule, `visible_ids`), is not a `lite` user of its workspace, the conversation is
+/// gate's rule, `sees`), is not a `lite` user of its workspace, the conversation is
 /// open and `$5` names one of its messages; with the conversation's next number (the
 /// `messages_last_seq` trigger moves `last_seq` on); and not at all if it resends a client
 /// id (nothing is numbered then, so nothing needs undoing). It returns the number and the
@@ -1426,7 +1432,7 @@ fn insert_post_sql() -> &'static str {
         format!(
             "INSERT INTO messages (id, conversation_id, seq, author_id, body, reply_to, client_id, created_at) \
          SELECT $1, c.id, c.last_seq + 1, $3, $4, $5, $6, $7 FROM conversations c \
-         WHERE c.id = $2 AND NOT c.locked AND c.id IN ({}) \
+         WHERE c.id = $2 AND NOT c.locked AND {} \
            AND NOT EXISTS (SELECT 1 FROM workspace_members wl WHERE wl.workspace_id = c.workspace_id \
              AND wl.account_id = $3 AND wl.role = 'lite') \
            AND ($5 IS NULL OR ($5 >= 1 AND $5 <= c.last_seq)) \
@@ -1435,7 +1441,7 @@ fn insert_post_sql() -> &'static str {
            (SELECT a.display_name FROM accounts a WHERE a.id = $3) AS author_name, \
            (SELECT wm.role FROM workspace_members wm WHERE wm.account_id = $3 \
              AND wm.workspace_id = (SELECT cw.workspace_id FROM conversations cw WHERE cw.id = $2)) AS author_role",
-            visible_ids("$3")
+            sees("$3")
         )
     });
     &SQL
@@ -1556,7 +1562,8 @@ async fn access_on<'e>(
     let row = sqlx::query(&format!(
         "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
          LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
-         WHERE c.id = $2 AND {SEES}"
+         WHERE c.id = $2 AND {}",
+        sees("$1")
     ))
     .bind(account.0)
     .bind(id.0)
