@@ -1229,11 +1229,10 @@ impl ConversationStore for ThisStore {
     }
 
     async fn can_see(&self, account: AccountId, conversation: ConversationId) -> Result<bool> {
-        let row = sqlx::query(&format!("SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND {}", sees("$1")))
-            .bind(account.0)
-            .bind(conversation.0)
-            .fetch_optional(self.reader())
-            .await?;
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!("SELECT 1 AS x FROM conversations c WHERE c.id = $2 AND {}", sees("$1"))
+        });
+        let row = sqlx::query(&SQL).bind(account.0).bind(conversation.0).fetch_optional(self.reader()).await?;
         Ok(row.is_some())
     }
 
@@ -1559,16 +1558,16 @@ async fn access_on<'e>(
     account: AccountId,
     id: ConversationId,
 ) -> Result<Option<(ConversationRow, Option<Role>)>> {
-    let row = sqlx::query(&format!(
-        "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
-         LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
-         WHERE c.id = $2 AND {}",
-        sees("$1")
-    ))
-    .bind(account.0)
-    .bind(id.0)
-    .fetch_optional(db)
-    .await?;
+    // Made once: the gate asks it for nearly every request.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {CONVERSATION_COLUMNS}, wm.role AS my_role FROM conversations c \
+             LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.account_id = $1 \
+             WHERE c.id = $2 AND {}",
+            sees("$1")
+        )
+    });
+    let row = sqlx::query(&SQL).bind(account.0).bind(id.0).fetch_optional(db).await?;
     let Some(row) = row else { return Ok(None) };
     let role: Option<String> = row.try_get("my_role")?;
     Ok(Some((conversation(&row)?, role.as_deref().map(parse_role).transpose()?)))
