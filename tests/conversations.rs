@@ -659,8 +659,16 @@ async fn search_finds_only_what_the_caller_can_read(backend: Backend) {
         let answer = app.get(&format!("/api/v1/search?q={q}"), w.as_(Who::Owner)).await;
         assert_eq!(answer.status, StatusCode::OK, "{q}: {answer:?}");
     }
-    // A deleted message is no longer found.
+    // An edited message is found by its new words only.
     let seq = owner.body["hits"][0]["message"]["seq"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{}/messages/{seq}", w.thread);
+    let edited = app.patch(&path, w.as_(Who::Owner), json!({"body": "The quarterly Okapi report is ready"})).await;
+    assert_eq!(edited.status, StatusCode::OK, "{edited:?}");
+    let okapi = app.get("/api/v1/search?q=okapi", w.as_(Who::Owner)).await;
+    assert_eq!(okapi.body["hits"].as_array().unwrap().len(), 1, "the new words are found at once");
+    let zebra = app.get("/api/v1/search?q=zebra%20report", w.as_(Who::Owner)).await;
+    assert_eq!(zebra.body["hits"], json!([]), "the old words are not");
+    // A deleted message is no longer found.
     app.delete(&format!("/api/v1/conversations/{}/messages/{seq}", w.thread), w.as_(Who::Owner)).await;
     let after = app.get("/api/v1/search?q=quarterly", w.as_(Who::Owner)).await;
     assert_eq!(after.body["hits"], json!([]));

@@ -829,3 +829,88 @@ async fn the_sqlite_wal_stays_short_under_steady_load() {
     assert!(largest > 0, "the database is in WAL mode");
     assert!(largest < 64 << 20, "the WAL reached {} MiB", largest >> 20);
 }
+
+/// SQLite's search index is a file of its own, derived from the messages and kept outside
+/// the posts' commits: a search still finds what was stored just before it (edits as
+/// edited, deletions gone), and an index that is missing, or older than the queue it is
+/// fed from, is built again from the messages when the store opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_search_index_follows_the_messages_and_is_rebuilt() {
+    use sqlx::Connection;
+    let url = common::fresh_database(Backend::Sqlite).await;
+    let file = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let index = file.with_file_name("salon-search.db");
+    let config = DatabaseConfig { url: Secret(url), max_connections: 4, sqlite_synchronous: "normal".into() };
+    let store = store::connect(&config, Backend::Sqlite, true).await.expect("the store opens");
+    let owner = account(&store, "owner@example.com").await;
+    let ws = workspace(&store, owner).await;
+    let conversation = store.create_conversation(thread(ws, owner, "search"), &[]).await.unwrap().id;
+    let post = |body: String| NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: conversation,
+        author: owner,
+        body,
+        reply_to: None,
+        client_id: None,
+        mentions: vec![],
+        created_at: 1,
+    };
+    let bodies = |found: Vec<store::MessageRow>| found.into_iter().map(|m| m.body).collect::<Vec<_>>();
+    let find = |store: Arc<dyn Store>, word: &'static str| async move {
+        bodies(store.search(owner, &[word.to_owned()], None, 10).await.unwrap())
+    };
+    assert!(matches!(store.post_message(post("zebra crossing".into())).await, Ok(Posted::Created(_))));
+    assert!(matches!(store.post_message(post("giraffe".into())).await, Ok(Posted::Created(_))));
+    assert_eq!(find(store.clone(), "zebra").await, ["zebra crossing"], "found at once after the post");
+    store.edit_message(conversation, 1, owner, "okapi crossing", 2).await.unwrap();
+    assert_eq!(find(store.clone(), "zebra").await, Vec::<String>::new(), "the old words are gone after an edit");
+    assert_eq!(find(store.clone(), "okapi").await, ["okapi crossing"]);
+    store.delete_message(conversation, 2, owner, 3).await.unwrap();
+    // Posted and edited before the indexer saw either.
+    assert!(matches!(store.post_message(post("quagga".into())).await, Ok(Posted::Created(_))));
+    store.edit_message(conversation, 3, owner, "quokka", 4).await.unwrap();
+    assert_eq!(find(store.clone(), "quokka").await, ["quokka"]);
+    assert_eq!(find(store.clone(), "quagga").await, Vec::<String>::new());
+    assert_eq!(find(store.clone(), "giraffe").await, Vec::<String>::new(), "a deleted message is gone");
+    store.close().await;
+    drop(store);
+
+    // No search file: built again from the messages.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    let store = store::connect(&config, Backend::Sqlite, true).await.expect("the store opens");
+    assert_eq!(find(store.clone(), "okapi").await, ["okapi crossing"], "rebuilt");
+    assert_eq!(find(store.clone(), "giraffe").await, Vec::<String>::new(), "deleted messages stay out");
+
+    // Enough posts for the indexer to prune the queue behind it...
+    for run in 0..70 {
+        let batch = (0..64).map(|i| post(format!("filler r{run}i{i}"))).collect();
+        assert!(store.post_messages(batch, None).await.iter().all(|p| matches!(p, Ok(Posted::Created(_)))));
+    }
+    assert_eq!(find(store.clone(), "r69i63").await, ["filler r69i63"]);
+    let early = store.search(owner, &["r40i7".to_owned()], None, 10).await.unwrap()[0].id;
+    let queue_start = "SELECT COALESCE(MIN(seq), 0) FROM search_queue";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut db = sqlx::SqliteConnection::connect(config.url.expose()).await.unwrap();
+        let first: i64 = sqlx::query_scalar(queue_start).fetch_one(&mut db).await.unwrap();
+        if first > 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the queue was never pruned");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    store.close().await;
+    drop(store);
+    // ...then an index that stopped before entries the queue no longer holds (a search
+    // file restored from an older backup: without a message indexed since) is built
+    // again, not left with a hole.
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", index.display())).await.unwrap();
+    sqlx::query("DELETE FROM messages_fts WHERE rowid = $1").bind(early.0).execute(&mut db).await.unwrap();
+    sqlx::query("UPDATE indexed SET seq = 1").execute(&mut db).await.unwrap();
+    db.close().await.unwrap();
+    let store = store::connect(&config, Backend::Sqlite, true).await.expect("the store opens");
+    assert_eq!(find(store.clone(), "r40i7").await, ["filler r40i7"], "rebuilt past the hole");
+    assert_eq!(find(store.clone(), "okapi").await, ["okapi crossing"], "once, not twice");
+}

@@ -786,6 +786,7 @@ pub fn migration_files(backend: Backend) -> &'static [(i64, &'static str, &'stat
             (2, "conversations", include_str!("../../migrations/sqlite/0002_conversations.sql")),
             (3, "invitations", include_str!("../../migrations/sqlite/0003_invitations.sql")),
             (4, "message_seq", include_str!("../../migrations/sqlite/0004_message_seq.sql")),
+            (5, "search_queue", include_str!("../../migrations/sqlite/0005_search_queue.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),

@@ -8,6 +8,9 @@
 //! (SQLite's automatic checkpoint would stall whichever commit crossed the threshold for
 //! tens of milliseconds): a checkpointer on its own connection does it in the background,
 //! and starts the WAL over before it grows long (see `checkpoint`).
+//!
+//! Search has a database file of its own beside the messages (`salon-search.db` for
+//! `salon.db`), kept by the search indexer (`SearchIndex`) outside the posts' commits.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Pool, Sqlite, SqliteConnection};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Backend, DatabaseConfig};
@@ -46,6 +49,7 @@ pub struct SqliteStore {
     read: Pool<Sqlite>,
     posts: mpsc::Sender<shared::PostJob>,
     checkpointer: JoinHandle<()>,
+    search: SearchIndex,
 }
 
 impl SqliteStore {
@@ -66,16 +70,29 @@ impl SqliteStore {
         }
         let writer = options.clone().pragma("wal_autocheckpoint", "0").pragma("journal_size_limit", WAL_SIZE_LIMIT);
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(writer).await?;
+        // The search file exists, with its tables, before any reader attaches it.
+        let search_file = search_file(file);
+        let indexer = SqliteConnection::connect_with(&options).await?;
+        let indexer = open_search_file(indexer, &search_file).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
+            .after_connect(move |conn, _| {
+                let search_file = search_file.clone();
+                Box::pin(async move {
+                    sqlx::query("ATTACH DATABASE $1 AS search").bind(path_text(&search_file)?).execute(conn).await?;
+                    Ok(())
+                })
+            })
             .connect_with(options.clone().read_only(true))
             .await?;
         let checkpoints = SqliteConnection::connect_with(&options).await?;
         let (posts, queue) = mpsc::channel(1024);
         // One committer: SQLite has one writer.
         start_committer(write.clone(), Arc::new(Mutex::new(queue)))?;
-        let checkpointer = tokio::spawn(checkpoint(checkpoints, write.clone(), file.to_owned()));
-        Ok(SqliteStore { write, read, posts, checkpointer })
+        let restarts = WalRestarts::default();
+        let checkpointer = tokio::spawn(checkpoint(checkpoints, write.clone(), file.to_owned(), restarts.clone()));
+        let search = SearchIndex::new(indexer, write.clone(), restarts);
+        Ok(SqliteStore { write, read, posts, checkpointer, search })
     }
 
     fn writer(&self) -> &Pool<Sqlite> {
@@ -108,6 +125,7 @@ fn start_committer(pool: Pool<Sqlite>, queue: shared::PostQueue) -> std::io::Res
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.checkpointer.abort();
+        self.search.stop();
     }
 }
 
@@ -128,7 +146,7 @@ impl Drop for SqliteStore {
 /// and syncs again, then takes the writer connection (commits queue in the pool, without
 /// SQLite's sleeping busy handler) for a RESTART checkpoint: the few frames left, a small
 /// sync, and a wait for readers still on the WAL's older frames.
-async fn checkpoint(mut db: SqliteConnection, writer: Pool<Sqlite>, file: std::path::PathBuf) {
+async fn checkpoint(mut db: SqliteConnection, writer: Pool<Sqlite>, file: std::path::PathBuf, restarts: WalRestarts) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -143,7 +161,7 @@ async fn checkpoint(mut db: SqliteConnection, writer: Pool<Sqlite>, file: std::p
         if frames < RESTART_AT_FRAMES {
             continue;
         }
-        if let Err(e) = restart_wal(&mut db, &writer, &file).await {
+        if let Err(e) = restart_wal(&mut db, &writer, &file, &restarts).await {
             tracing::warn!(error = %e, "restarting the WAL failed; retrying");
         }
     }
@@ -165,7 +183,22 @@ async fn passive_checkpoint(db: &mut SqliteConnection) -> Result<i64> {
     Ok(sqlx::Row::try_get::<i64, _>(&row, 1)?)
 }
 
-async fn restart_wal(db: &mut SqliteConnection, writer: &Pool<Sqlite>, file: &std::path::Path) -> Result<()> {
+/// Keeps the search indexer out of the way of a WAL restart, which waits for every reader
+/// on the WAL's older frames: under load the indexer works back to back, and each round
+/// holds a read lock on the messages' database, for its transaction on the search file
+/// too (with it, restarts missed their 20 ms turn after turn, and the WAL passed 64 MiB).
+/// The checkpointer holds this for writing while it restarts; the indexer for reading
+/// during a round, so a restart waits for at most the round in progress (a few
+/// milliseconds), and the next round waits for the restart.
+#[derive(Clone, Default)]
+struct WalRestarts(Arc<tokio::sync::RwLock<()>>);
+
+async fn restart_wal(
+    db: &mut SqliteConnection,
+    writer: &Pool<Sqlite>,
+    file: &std::path::Path,
+    restarts: &WalRestarts,
+) -> Result<()> {
     // What the passive checkpoint copied, then what was committed while that synced.
     sync_file(file).await?;
     passive_checkpoint(db).await?;
@@ -173,6 +206,7 @@ async fn restart_wal(db: &mut SqliteConnection, writer: &Pool<Sqlite>, file: &st
     // A RESTART waits (SQLite's busy handler) for readers still on the WAL's older frames
     // while it holds the writer; a long read must not hold every commit up with it. When
     // the wait runs out, the restart is tried again at the next turn.
+    let _restarting = restarts.0.write().await;
     let mut conn = writer.acquire().await?;
     sqlx::query(&format!("PRAGMA busy_timeout = {}", RESTART_WAIT.as_millis())).execute(&mut *conn).await?;
     let restarted = sqlx::query("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await;
@@ -206,11 +240,14 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<()> {
         migrator(Backend::Sqlite).await?.run(&self.write).await?;
+        // What the indexer reads (`search_queue`) exists from here on.
+        self.search.start();
         Ok(())
     }
 
     async fn close(&self) {
         self.checkpointer.abort();
+        self.search.stop();
         self.read.close().await;
         self.write.close().await;
     }
@@ -227,7 +264,252 @@ impl SearchStore for SqliteStore {
     ) -> Result<Vec<MessageRow>> {
         // Each term as an FTS5 string literal: user input is never FTS5 query syntax.
         let query: Vec<String> = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
-        let matches = "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2)";
+        let matches = "m.id IN (SELECT rowid FROM search.messages_fts WHERE messages_fts MATCH $2)";
+        self.search.catch_up(&self.read).await?;
         shared::search(&self.read, matches, query.join(" "), account, workspace, limit).await
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Search: an FTS5 index in a file of its own, kept by the indexer outside posts' commits.
+//
+// A post appends its message's id to `search_queue` (a trigger; the same for an edit or a
+// deletion, marked `changed`), in the messages' own transaction and commit order. The
+// indexer reads the queue past the last entry it indexed and indexes those messages into
+// `search.messages_fts` (contentless: the bodies stay in `messages`), recording the last
+// entry in `search.indexed` in the same transaction, so a crash repeats nothing and skips
+// nothing. The file is derived: deleted, or of another version, it is built again from the
+// messages. A search first waits for the indexer to reach the queue's end as it was when
+// the search began (`catch_up`), so it finds everything stored before it.
+
+/// Bumped when the index's shape or tokeniser changes: an index of another version is
+/// dropped and built again from the messages.
+const SEARCH_INDEX_VERSION: i64 = 1;
+
+/// How often the indexer looks at the queue when no search asks it to.
+const INDEX_EVERY: Duration = Duration::from_millis(250);
+
+/// Queue entries indexed in one transaction, at most.
+const INDEX_BATCH: i64 = 256;
+
+/// The indexer prunes the queue once it has indexed this many entries since it last did.
+const PRUNE_AFTER: i64 = 4096;
+
+/// How long a search waits for the indexer at most; it then answers from the index as it is.
+const SEARCH_WAIT: Duration = Duration::from_secs(5);
+
+/// The search file beside the messages' file: `salon-search.db` for `salon.db`.
+fn search_file(file: &std::path::Path) -> std::path::PathBuf {
+    let stem = file.file_stem().map_or_else(|| "salon".into(), |s| s.to_string_lossy());
+    let name = match file.extension() {
+        Some(ext) => format!("{stem}-search.{}", ext.to_string_lossy()),
+        None => format!("{stem}-search"),
+    };
+    file.with_file_name(name)
+}
+
+fn path_text(path: &std::path::Path) -> std::result::Result<&str, sqlx::Error> {
+    path.to_str().ok_or_else(|| sqlx::Error::Configuration(format!("{} is not UTF-8", path.display()).into()))
+}
+
+/// Attaches the search file to the indexer's connection as `search` (creating it), with
+/// an index of this version (empty when it was missing or of another).
+async fn open_search_file(mut db: SqliteConnection, file: &std::path::Path) -> Result<SqliteConnection> {
+    sqlx::query("ATTACH DATABASE $1 AS search").bind(path_text(file)?).execute(&mut db).await?;
+    for pragma in [
+        "PRAGMA search.journal_mode = WAL",
+        // No sync per round: a power cut may take the index's last rounds back, and the
+        // indexer then does them again, or rebuilds when the queue was pruned past them.
+        "PRAGMA search.synchronous = NORMAL",
+        // The WAL is cut back to this size when SQLite restarts it (as the messages').
+        "PRAGMA search.journal_size_limit = 67108864",
+        "CREATE TABLE IF NOT EXISTS search.indexed ( \
+           id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, seq INTEGER NOT NULL)",
+    ] {
+        sqlx::query(pragma).execute(&mut db).await?;
+    }
+    let version: Option<i64> = sqlx::query_scalar("SELECT version FROM search.indexed").fetch_optional(&mut db).await?;
+    if version != Some(SEARCH_INDEX_VERSION) {
+        sqlx::query("DROP TABLE IF EXISTS search.messages_fts").execute(&mut db).await?;
+        sqlx::query("DELETE FROM search.indexed").execute(&mut db).await?;
+    }
+    sqlx::query(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS search.messages_fts USING fts5( \
+           body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')",
+    )
+    .execute(&mut db)
+    .await?;
+    Ok(db)
+}
+
+/// The search indexer, and how far it has got.
+struct SearchIndex {
+    /// The indexer's connection and the writer (which prunes the queue), until `start`
+    /// hands them to the indexer's task.
+    idle: std::sync::Mutex<Option<(SqliteConnection, Pool<Sqlite>, WalRestarts)>>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The last queue entry the index holds.
+    reached: Arc<watch::Sender<i64>>,
+    /// Asks the indexer to look at the queue now.
+    wake: Arc<Notify>,
+}
+
+impl SearchIndex {
+    fn new(db: SqliteConnection, writer: Pool<Sqlite>, restarts: WalRestarts) -> SearchIndex {
+        SearchIndex {
+            idle: std::sync::Mutex::new(Some((db, writer, restarts))),
+            task: std::sync::Mutex::new(None),
+            reached: Arc::new(watch::Sender::new(0)),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Starts the indexer, once: after the migrations, which make the queue it reads.
+    fn start(&self) {
+        let Some((db, writer, restarts)) = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        else {
+            return;
+        };
+        let task = tokio::spawn(index(db, writer, restarts, self.reached.clone(), self.wake.clone()));
+        *self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
+    }
+
+    fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            task.abort();
+        }
+    }
+
+    /// Waits until the index holds everything queued before now, so that a search finds
+    /// every message stored before it began (as when posts indexed in their own commits).
+    async fn catch_up(&self, read: &Pool<Sqlite>) -> Result<()> {
+        let queued: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM search_queue").fetch_one(read).await?;
+        let mut reached = self.reached.subscribe();
+        if *reached.borrow_and_update() >= queued {
+            return Ok(());
+        }
+        self.wake.notify_one();
+        if tokio::time::timeout(SEARCH_WAIT, reached.wait_for(|&r| r >= queued)).await.is_err() {
+            let reached = *reached.borrow();
+            tracing::warn!(queued, reached, "the search index is behind; answering from it as it is");
+        }
+        Ok(())
+    }
+}
+
+/// The indexer's task: indexes what the queue holds every `INDEX_EVERY`, at once when a
+/// search waits, and without a pause while a full batch leaves more behind it.
+async fn index(
+    mut db: SqliteConnection,
+    writer: Pool<Sqlite>,
+    restarts: WalRestarts,
+    reached: Arc<watch::Sender<i64>>,
+    wake: Arc<Notify>,
+) {
+    let mut every = tokio::time::interval(INDEX_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned = 0;
+    loop {
+        match index_queued(&mut db, &restarts).await {
+            Ok((seq, more)) => {
+                reached.send_replace(seq);
+                if seq - pruned >= PRUNE_AFTER {
+                    // All but the last: `seq` is SQLite's rowid, one past the largest left.
+                    match sqlx::query("DELETE FROM search_queue WHERE seq < $1").bind(seq).execute(&writer).await {
+                        Ok(_) => pruned = seq,
+                        Err(e) => tracing::warn!(error = %e, "pruning the search queue failed; retrying"),
+                    }
+                }
+                if more {
+                    continue;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "indexing for search failed; retrying"),
+        }
+        tokio::select! {
+            _ = every.tick() => {}
+            () = wake.notified() => {}
+        }
+    }
+}
+
+/// One round of the indexer: up to `INDEX_BATCH` queue entries, or the whole index when
+/// there is none yet. The last entry the index now holds, and whether more wait.
+///
+/// The queued messages are read first, in one statement (one snapshot), and indexed after,
+/// in a transaction that writes the search file alone; the round keeps out of a WAL
+/// restart's way (`WalRestarts`).
+async fn index_queued(db: &mut SqliteConnection, restarts: &WalRestarts) -> Result<(i64, bool)> {
+    let reading = restarts.0.read().await;
+    // Only this task writes the index and prunes the queue: neither moves meanwhile.
+    let done: Option<i64> = sqlx::query_scalar("SELECT seq FROM search.indexed").fetch_optional(&mut *db).await?;
+    let first: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM search_queue").fetch_one(&mut *db).await?;
+    // An index that lost entries the queue no longer holds (a search file older than the
+    // queue's pruning: restored from a backup, say) is built again.
+    let Some(done) = done.filter(|&done| first.is_none_or(|first| first <= done + 1)) else {
+        return rebuild_index(db).await.map(|seq| (seq, false));
+    };
+    let rows = sqlx::query(
+        "SELECT q.seq, q.message_id, q.changed, m.body FROM search_queue q \
+         LEFT JOIN messages m ON m.id = q.message_id AND m.deleted_at IS NULL \
+         WHERE q.seq > $1 ORDER BY q.seq LIMIT $2",
+    )
+    .bind(done)
+    .bind(INDEX_BATCH)
+    .fetch_all(&mut *db)
+    .await?;
+    let Some(last) = rows.last() else { return Ok((done, false)) };
+    let upto: i64 = sqlx::Row::try_get(last, "seq")?;
+    // An edited or deleted message's earlier entry goes; every queued message that is not
+    // deleted is indexed as it is now, once however often it was queued.
+    let mut gone = Vec::new();
+    let mut live = std::collections::BTreeMap::new();
+    for row in &rows {
+        let id: i64 = sqlx::Row::try_get(row, "message_id")?;
+        if sqlx::Row::try_get(row, "changed")? {
+            gone.push(id);
+        }
+        if let Some(body) = sqlx::Row::try_get::<Option<String>, _>(row, "body")? {
+            live.insert(id, body);
+        }
+    }
+    let live: Vec<(i64, String)> = live.into_iter().collect();
+    let mut tx = db.begin().await?;
+    if !gone.is_empty() {
+        sqlx::query("DELETE FROM search.messages_fts WHERE rowid IN (SELECT value FROM json_each($1))")
+            .bind(serde_json::to_string(&gone).map_err(std::io::Error::other)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !live.is_empty() {
+        sqlx::query("INSERT INTO search.messages_fts (rowid, body) SELECT value ->> 0, value ->> 1 FROM json_each($1)")
+            .bind(serde_json::to_string(&live).map_err(std::io::Error::other)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE search.indexed SET seq = $1").bind(upto).execute(&mut *tx).await?;
+    tx.commit().await?;
+    drop(reading);
+    Ok((upto, rows.len() == INDEX_BATCH as usize))
+}
+
+/// Builds the index from every stored message; the queue's last entry, read in the same
+/// snapshot. (One statement: a rebuild holds the messages' snapshot while it runs, a few
+/// seconds per 100,000 messages, once.)
+async fn rebuild_index(db: &mut SqliteConnection) -> Result<i64> {
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO search.messages_fts (messages_fts) VALUES ('delete-all')").execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO search.messages_fts (rowid, body) SELECT id, body FROM messages WHERE deleted_at IS NULL")
+        .execute(&mut *tx)
+        .await?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT OR REPLACE INTO search.indexed (id, version, seq) \
+         SELECT 1, $1, COALESCE(MAX(seq), 0) FROM search_queue RETURNING seq",
+    )
+    .bind(SEARCH_INDEX_VERSION)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(seq, "built the search index from the stored messages");
+    Ok(seq)
 }
