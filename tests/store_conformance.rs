@@ -89,6 +89,20 @@ fn group(ws: WorkspaceId, creator: AccountId, members: Vec<AccountId>) -> NewCon
 }
 
 /// A thread in `ws` started by `creator`, addressed to them alone.
+/// A post of `body` by `author`, nothing else set.
+fn plain_post(conversation: ConversationId, author: AccountId, body: String) -> NewMessage {
+    NewMessage {
+        id: MessageId(random_id()),
+        conversation_id: conversation,
+        author,
+        body,
+        reply_to: None,
+        client_id: None,
+        mentions: vec![],
+        created_at: 1,
+    }
+}
+
 fn thread(ws: WorkspaceId, creator: AccountId, title: &str) -> NewConversation {
     NewConversation {
         id: ConversationId(random_id()),
@@ -804,16 +818,7 @@ async fn the_sqlite_wal_stays_short_under_steady_load() {
         writers.push(tokio::spawn(async move {
             for i in 0..600 {
                 let body = (0..400).map(|k| format!("w{w}m{i}t{k}")).collect::<Vec<_>>().join(" ");
-                let new = NewMessage {
-                    id: MessageId(random_id()),
-                    conversation_id: conversation,
-                    author: owner,
-                    body,
-                    reply_to: None,
-                    client_id: None,
-                    mentions: vec![],
-                    created_at: 1,
-                };
+                let new = plain_post(conversation, owner, body);
                 assert!(matches!(store.post_message(new).await, Ok(Posted::Created(_))));
             }
         }));
@@ -845,16 +850,7 @@ async fn the_sqlite_search_index_follows_the_messages_and_is_rebuilt() {
     let owner = account(&store, "owner@example.com").await;
     let ws = workspace(&store, owner).await;
     let conversation = store.create_conversation(thread(ws, owner, "search"), &[]).await.unwrap().id;
-    let post = |body: String| NewMessage {
-        id: MessageId(random_id()),
-        conversation_id: conversation,
-        author: owner,
-        body,
-        reply_to: None,
-        client_id: None,
-        mentions: vec![],
-        created_at: 1,
-    };
+    let post = |body: String| plain_post(conversation, owner, body);
     let bodies = |found: Vec<store::MessageRow>| found.into_iter().map(|m| m.body).collect::<Vec<_>>();
     let find = |store: Arc<dyn Store>, word: &'static str| async move {
         bodies(store.search(owner, &[word.to_owned()], None, 10).await.unwrap())
