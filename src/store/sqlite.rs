@@ -264,9 +264,13 @@ impl SearchStore for SqliteStore {
     ) -> Result<Vec<MessageRow>> {
         // Each term as an FTS5 string literal: user input is never FTS5 query syntax.
         let query: Vec<String> = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
-        let matches = "m.id IN (SELECT rowid FROM search.messages_fts WHERE messages_fts MATCH $2)";
-        self.search.catch_up(&self.read).await?;
-        shared::search(&self.read, matches, query.join(" "), account, workspace, limit).await
+        let mut matches = "m.id IN (SELECT rowid FROM search.messages_fts WHERE messages_fts MATCH $2)".to_owned();
+        if let Some(reached) = self.search.catch_up(&self.read).await? {
+            // Behind: a message edited since may still match its old words; leave it out.
+            matches +=
+                &format!(" AND m.id NOT IN (SELECT message_id FROM search_queue WHERE changed AND seq > {reached})");
+        }
+        shared::search(&self.read, &matches, query.join(" "), account, workspace, limit).await
     }
 }
 
@@ -284,7 +288,7 @@ impl SearchStore for SqliteStore {
 
 /// Bumped when the index's shape or tokeniser changes: an index of another version is
 /// dropped and built again from the messages.
-const SEARCH_INDEX_VERSION: i64 = 1;
+const SEARCH_INDEX_VERSION: i64 = 2;
 
 /// How often the indexer looks at the queue when no search asks it to.
 const INDEX_EVERY: Duration = Duration::from_millis(250);
@@ -323,16 +327,23 @@ async fn open_search_file(mut db: SqliteConnection, file: &std::path::Path) -> R
         "PRAGMA search.synchronous = NORMAL",
         // The WAL is cut back to this size when SQLite restarts it (as the messages').
         "PRAGMA search.journal_size_limit = 67108864",
-        "CREATE TABLE IF NOT EXISTS search.indexed ( \
-           id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, seq INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS search.indexed (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
     ] {
         sqlx::query(pragma).execute(&mut db).await?;
     }
     let version: Option<i64> = sqlx::query_scalar("SELECT version FROM search.indexed").fetch_optional(&mut db).await?;
     if version != Some(SEARCH_INDEX_VERSION) {
         sqlx::query("DROP TABLE IF EXISTS search.messages_fts").execute(&mut db).await?;
-        sqlx::query("DELETE FROM search.indexed").execute(&mut db).await?;
+        sqlx::query("DROP TABLE search.indexed").execute(&mut db).await?;
     }
+    // Where the index stands: the last queue entry it holds, and that entry's message
+    // (the queue keeps that entry when it is pruned: see `is_current`).
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS search.indexed ( \
+           id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, seq INTEGER NOT NULL, message_id INTEGER)",
+    )
+    .execute(&mut db)
+    .await?;
     sqlx::query(
         "CREATE VIRTUAL TABLE IF NOT EXISTS search.messages_fts USING fts5( \
            body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')",
@@ -382,18 +393,20 @@ impl SearchIndex {
 
     /// Waits until the index holds everything queued before now, so that a search finds
     /// every message stored before it began (as when posts indexed in their own commits).
-    async fn catch_up(&self, read: &Pool<Sqlite>) -> Result<()> {
+    /// When it waited `SEARCH_WAIT` in vain, the last entry the index holds.
+    async fn catch_up(&self, read: &Pool<Sqlite>) -> Result<Option<i64>> {
         let queued: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM search_queue").fetch_one(read).await?;
         let mut reached = self.reached.subscribe();
         if *reached.borrow_and_update() >= queued {
-            return Ok(());
+            return Ok(None);
         }
         self.wake.notify_one();
-        if tokio::time::timeout(SEARCH_WAIT, reached.wait_for(|&r| r >= queued)).await.is_err() {
-            let reached = *reached.borrow();
-            tracing::warn!(queued, reached, "the search index is behind; answering from it as it is");
+        if tokio::time::timeout(SEARCH_WAIT, reached.wait_for(|&r| r >= queued)).await.is_ok() {
+            return Ok(None);
         }
-        Ok(())
+        let reached = *reached.borrow();
+        tracing::warn!(queued, reached, "the search index is behind; answering from it as it is");
+        Ok(Some(reached))
     }
 }
 
@@ -441,12 +454,7 @@ async fn index(
 /// restart's way (`WalRestarts`).
 async fn index_queued(db: &mut SqliteConnection, restarts: &WalRestarts) -> Result<(i64, bool)> {
     let reading = restarts.0.read().await;
-    // Only this task writes the index and prunes the queue: neither moves meanwhile.
-    let done: Option<i64> = sqlx::query_scalar("SELECT seq FROM search.indexed").fetch_optional(&mut *db).await?;
-    let first: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM search_queue").fetch_one(&mut *db).await?;
-    // An index that lost entries the queue no longer holds (a search file older than the
-    // queue's pruning: restored from a backup, say) is built again.
-    let Some(done) = done.filter(|&done| first.is_none_or(|first| first <= done + 1)) else {
+    let Some(done) = is_current(db).await? else {
         return rebuild_index(db).await.map(|seq| (seq, false));
     };
     let rows = sqlx::query(
@@ -487,10 +495,34 @@ async fn index_queued(db: &mut SqliteConnection, restarts: &WalRestarts) -> Resu
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("UPDATE search.indexed SET seq = $1").bind(upto).execute(&mut *tx).await?;
+    let at: i64 = sqlx::Row::try_get(last, "message_id")?;
+    sqlx::query("UPDATE search.indexed SET seq = $1, message_id = $2").bind(upto).bind(at).execute(&mut *tx).await?;
     tx.commit().await?;
     drop(reading);
     Ok((upto, rows.len() == INDEX_BATCH as usize))
+}
+
+/// Where the index stands, if it was fed from this queue: its last entry is still in the
+/// queue with the same message (pruning keeps that entry), or it holds none and the queue
+/// was never pruned. Otherwise the search file is of another database, or of this one at
+/// another time: restored from a backup apart from it (behind the pruned queue, or ahead
+/// of a database restored alone), or ahead of commits a power cut took back.
+async fn is_current(db: &mut SqliteConnection) -> Result<Option<i64>> {
+    // Only the indexer's task writes the index and prunes the queue: neither moves meanwhile.
+    let indexed: Option<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT seq, message_id FROM search.indexed").fetch_optional(&mut *db).await?;
+    let Some((done, at)) = indexed else { return Ok(None) };
+    let current = if done == 0 {
+        let first: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM search_queue").fetch_one(&mut *db).await?;
+        first.is_none_or(|first| first == 1)
+    } else {
+        let queued: Option<i64> = sqlx::query_scalar("SELECT message_id FROM search_queue WHERE seq = $1")
+            .bind(done)
+            .fetch_optional(&mut *db)
+            .await?;
+        queued.is_some() && queued == at
+    };
+    Ok(current.then_some(done))
 }
 
 /// Builds the index from every stored message; the queue's last entry, read in the same
@@ -503,8 +535,9 @@ async fn rebuild_index(db: &mut SqliteConnection) -> Result<i64> {
         .execute(&mut *tx)
         .await?;
     let seq: i64 = sqlx::query_scalar(
-        "INSERT OR REPLACE INTO search.indexed (id, version, seq) \
-         SELECT 1, $1, COALESCE(MAX(seq), 0) FROM search_queue RETURNING seq",
+        "INSERT OR REPLACE INTO search.indexed (id, version, seq, message_id) \
+         SELECT 1, $1, COALESCE(MAX(q.seq), 0), (SELECT message_id FROM search_queue ORDER BY seq DESC LIMIT 1) \
+         FROM search_queue q RETURNING seq",
     )
     .bind(SEARCH_INDEX_VERSION)
     .fetch_one(&mut *tx)
