@@ -422,9 +422,17 @@ async fn index(
     let mut every = tokio::time::interval(INDEX_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pruned = 0;
+    // Where the index stands, once the first round has found it (or rebuilt it). Only this
+    // task writes the index and prunes the queue, so it cannot move from under it.
+    let mut done = None;
     loop {
-        match index_queued(&mut db, &restarts).await {
+        let round = match done {
+            None => open_index(&mut db, &restarts).await.map(|seq| (seq, false)),
+            Some(done) => index_queued(&mut db, &restarts, done).await,
+        };
+        match round {
             Ok((seq, more)) => {
+                done = Some(seq);
                 reached.send_replace(seq);
                 if seq - pruned >= PRUNE_AFTER {
                     // All but the last: `seq` is SQLite's rowid, one past the largest left.
@@ -446,17 +454,24 @@ async fn index(
     }
 }
 
-/// One round of the indexer: up to `INDEX_BATCH` queue entries, or the whole index when
-/// there is none yet. The last entry the index now holds, and whether more wait.
+/// The indexer's first round: the last queue entry the index holds, when it was fed from
+/// this queue (`is_current`); otherwise the index is built again from the messages.
+async fn open_index(db: &mut SqliteConnection, restarts: &WalRestarts) -> Result<i64> {
+    let _reading = restarts.0.read().await;
+    match is_current(db).await? {
+        Some(done) => Ok(done),
+        None => rebuild_index(db).await,
+    }
+}
+
+/// One round of the indexer: up to `INDEX_BATCH` queue entries after `done`. The last
+/// entry the index now holds, and whether more wait.
 ///
 /// The queued messages are read first, in one statement (one snapshot), and indexed after,
 /// in a transaction that writes the search file alone; the round keeps out of a WAL
 /// restart's way (`WalRestarts`).
-async fn index_queued(db: &mut SqliteConnection, restarts: &WalRestarts) -> Result<(i64, bool)> {
+async fn index_queued(db: &mut SqliteConnection, restarts: &WalRestarts, done: i64) -> Result<(i64, bool)> {
     let reading = restarts.0.read().await;
-    let Some(done) = is_current(db).await? else {
-        return rebuild_index(db).await.map(|seq| (seq, false));
-    };
     let rows = sqlx::query(
         "SELECT q.seq, q.message_id, q.changed, m.body FROM search_queue q \
          LEFT JOIN messages m ON m.id = q.message_id AND m.deleted_at IS NULL \
@@ -508,7 +523,6 @@ async fn index_queued(db: &mut SqliteConnection, restarts: &WalRestarts) -> Resu
 /// another time: restored from a backup apart from it (behind the pruned queue, or ahead
 /// of a database restored alone), or ahead of commits a power cut took back.
 async fn is_current(db: &mut SqliteConnection) -> Result<Option<i64>> {
-    // Only the indexer's task writes the index and prunes the queue: neither moves meanwhile.
     let indexed: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT seq, message_id FROM search.indexed").fetch_optional(&mut *db).await?;
     let Some((done, at)) = indexed else { return Ok(None) };
@@ -520,7 +534,7 @@ async fn is_current(db: &mut SqliteConnection) -> Result<Option<i64>> {
             .bind(done)
             .fetch_optional(&mut *db)
             .await?;
-        queued.is_some() && queued == at
+        at.is_some() && queued == at
     };
     Ok(current.then_some(done))
 }
