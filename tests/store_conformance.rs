@@ -921,3 +921,50 @@ async fn the_sqlite_search_index_follows_the_messages_and_is_rebuilt() {
     assert!(matches!(store.post_message(post("wombat".into())).await, Ok(Posted::Created(_))));
     assert_eq!(find(store.clone(), "wombat").await, ["wombat"], "indexed after a file ahead of its database");
 }
+
+/// The search file is derived: damaged, it is built again rather than left failing. Found
+/// not to be a database when the server starts, it is replaced; an index that fails every
+/// round while the server runs (its table gone here) is dropped and built anew.
+#[tokio::test]
+async fn a_damaged_sqlite_search_file_is_built_again() {
+    use sqlx::Connection;
+    let url = common::fresh_database(Backend::Sqlite).await;
+    let file = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let index = file.with_file_name("salon-search.db");
+    let config = DatabaseConfig { url: Secret(url), max_connections: 4, sqlite_synchronous: "normal".into() };
+    let store = store::connect(&config, Backend::Sqlite, true).await.expect("the store opens");
+    let owner = account(&store, "owner@example.com").await;
+    let ws = workspace(&store, owner).await;
+    let conversation = store.create_conversation(thread(ws, owner, "search"), &[]).await.unwrap().id;
+    let post = |body: &str| plain_post(conversation, owner, body.to_owned());
+    assert!(matches!(store.post_message(post("zebra")).await, Ok(Posted::Created(_))));
+    store.close().await;
+    drop(store);
+
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    std::fs::write(&index, vec![b'x'; 8192]).unwrap();
+    let store =
+        store::connect(&config, Backend::Sqlite, true).await.expect("the store opens beside a damaged search file");
+    let found = store.search(owner, &["zebra".to_owned()], None, 10).await.unwrap();
+    assert_eq!(found.into_iter().map(|m| m.body).collect::<Vec<_>>(), ["zebra"], "rebuilt at start");
+
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", index.display())).await.unwrap();
+    sqlx::query("DROP TABLE messages_fts").execute(&mut db).await.unwrap();
+    db.close().await.unwrap();
+    assert!(matches!(store.post_message(post("okapi")).await, Ok(Posted::Created(_))));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // Searches fail while the table is gone; the indexer's rounds too, until it rebuilds.
+        if let Ok(found) = store.search(owner, &["okapi".to_owned()], None, 10).await
+            && found.iter().any(|m| m.body == "okapi")
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the index was never built again");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let found = store.search(owner, &["zebra".to_owned()], None, 10).await.unwrap();
+    assert_eq!(found.len(), 1, "the rebuilt index holds the earlier messages too");
+}

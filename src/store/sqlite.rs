@@ -72,8 +72,16 @@ impl SqliteStore {
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(writer).await?;
         // The search file exists, with its tables, before any reader attaches it.
         let search_file = search_file(file);
-        let indexer = SqliteConnection::connect_with(&options).await?;
-        let indexer = open_search_file(indexer, &search_file).await?;
+        let mut indexer = SqliteConnection::connect_with(&options).await?;
+        if let Err(e) = open_search_file(&mut indexer, &search_file).await {
+            // Derived, so it can go: a file that is not a database (cut short, overwritten)
+            // would otherwise keep the server from starting.
+            tracing::warn!(error = %e, file = %search_file.display(), "the search file cannot be opened; building it again");
+            indexer.close().await?;
+            remove_search_file(&search_file)?;
+            indexer = SqliteConnection::connect_with(&options).await?;
+            open_search_file(&mut indexer, &search_file).await?;
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .after_connect(move |conn, _| {
@@ -302,6 +310,14 @@ const PRUNE_AFTER: i64 = 4096;
 /// How long a search waits for the indexer at most; it then answers from the index as it is.
 const SEARCH_WAIT: Duration = Duration::from_secs(5);
 
+/// Rounds failed in a row after which the indexer drops its index and builds it again: a
+/// damaged index fails every round, and nothing else would mend it.
+const REBUILD_AFTER: u32 = 3;
+
+/// The longest pause between the indexer's tries after failures (they double from
+/// `INDEX_EVERY`).
+const RETRY_AT_MOST: Duration = Duration::from_secs(30);
+
 /// The search file beside the messages' file: `salon-search.db` for `salon.db`.
 fn search_file(file: &std::path::Path) -> std::path::PathBuf {
     let stem = file.file_stem().map_or_else(|| "salon".into(), |s| s.to_string_lossy());
@@ -318,8 +334,8 @@ fn path_text(path: &std::path::Path) -> std::result::Result<&str, sqlx::Error> {
 
 /// Attaches the search file to the indexer's connection as `search` (creating it), with
 /// an index of this version (empty when it was missing or of another).
-async fn open_search_file(mut db: SqliteConnection, file: &std::path::Path) -> Result<SqliteConnection> {
-    sqlx::query("ATTACH DATABASE $1 AS search").bind(path_text(file)?).execute(&mut db).await?;
+async fn open_search_file(db: &mut SqliteConnection, file: &std::path::Path) -> Result<()> {
+    sqlx::query("ATTACH DATABASE $1 AS search").bind(path_text(file)?).execute(&mut *db).await?;
     for pragma in [
         "PRAGMA search.journal_mode = WAL",
         // No sync per round: a power cut may take the index's last rounds back, and the
@@ -329,12 +345,18 @@ async fn open_search_file(mut db: SqliteConnection, file: &std::path::Path) -> R
         "PRAGMA search.journal_size_limit = 67108864",
         "CREATE TABLE IF NOT EXISTS search.indexed (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
     ] {
-        sqlx::query(pragma).execute(&mut db).await?;
+        sqlx::query(pragma).execute(&mut *db).await?;
     }
-    let version: Option<i64> = sqlx::query_scalar("SELECT version FROM search.indexed").fetch_optional(&mut db).await?;
-    if version != Some(SEARCH_INDEX_VERSION) {
-        sqlx::query("DROP TABLE IF EXISTS search.messages_fts").execute(&mut db).await?;
-        sqlx::query("DROP TABLE search.indexed").execute(&mut db).await?;
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM search.indexed").fetch_optional(&mut *db).await?;
+    create_index_tables(db, version != Some(SEARCH_INDEX_VERSION)).await
+}
+
+/// Creates the index's tables where they are missing, after dropping them first when asked.
+async fn create_index_tables(db: &mut SqliteConnection, drop_first: bool) -> Result<()> {
+    if drop_first {
+        sqlx::query("DROP TABLE IF EXISTS search.messages_fts").execute(&mut *db).await?;
+        sqlx::query("DROP TABLE IF EXISTS search.indexed").execute(&mut *db).await?;
     }
     // Where the index stands: the last queue entry it holds, and that entry's message
     // (the queue keeps that entry when it is pruned: see `is_current`).
@@ -342,15 +364,28 @@ async fn open_search_file(mut db: SqliteConnection, file: &std::path::Path) -> R
         "CREATE TABLE IF NOT EXISTS search.indexed ( \
            id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, seq INTEGER NOT NULL, message_id INTEGER)",
     )
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
     sqlx::query(
         "CREATE VIRTUAL TABLE IF NOT EXISTS search.messages_fts USING fts5( \
            body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')",
     )
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
-    Ok(db)
+    Ok(())
+}
+
+/// Removes the search file with its WAL and shared-memory files (those that exist).
+fn remove_search_file(file: &std::path::Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::remove_file(&name) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The search indexer, and how far it has got.
@@ -363,6 +398,9 @@ struct SearchIndex {
     reached: Arc<watch::Sender<i64>>,
     /// Asks the indexer to look at the queue now.
     wake: Arc<Notify>,
+    /// Whether the indexer's rounds fail (more than once in a row): searches then answer
+    /// from the index as it is instead of waiting for it.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SearchIndex {
@@ -372,6 +410,7 @@ impl SearchIndex {
             task: std::sync::Mutex::new(None),
             reached: Arc::new(watch::Sender::new(0)),
             wake: Arc::new(Notify::new()),
+            failing: Arc::default(),
         }
     }
 
@@ -381,7 +420,8 @@ impl SearchIndex {
         else {
             return;
         };
-        let task = tokio::spawn(index(db, writer, restarts, self.reached.clone(), self.wake.clone()));
+        let indexer = Indexer { writer, restarts, reached: self.reached.clone(), failing: self.failing.clone() };
+        let task = tokio::spawn(indexer.run(db, self.wake.clone()));
         *self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
     }
 
@@ -400,6 +440,10 @@ impl SearchIndex {
         if *reached.borrow_and_update() >= queued {
             return Ok(None);
         }
+        if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+            // The indexer logs its failures; waiting would only make every search slow.
+            return Ok(Some(*reached.borrow()));
+        }
         self.wake.notify_one();
         if tokio::time::timeout(SEARCH_WAIT, reached.wait_for(|&r| r >= queued)).await.is_ok() {
             return Ok(None);
@@ -410,47 +454,79 @@ impl SearchIndex {
     }
 }
 
-/// The indexer's task: indexes what the queue holds every `INDEX_EVERY`, at once when a
-/// search waits, and without a pause while a full batch leaves more behind it.
-async fn index(
-    mut db: SqliteConnection,
+/// The indexer's task, with what it shares.
+struct Indexer {
+    /// Prunes the queue.
     writer: Pool<Sqlite>,
     restarts: WalRestarts,
     reached: Arc<watch::Sender<i64>>,
-    wake: Arc<Notify>,
-) {
-    let mut every = tokio::time::interval(INDEX_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pruned = 0;
-    // Where the index stands, once the first round has found it (or rebuilt it). Only this
-    // task writes the index and prunes the queue, so it cannot move from under it.
-    let mut done = None;
-    loop {
-        let round = match done {
-            None => open_index(&mut db, &restarts).await.map(|seq| (seq, false)),
-            Some(done) => index_queued(&mut db, &restarts, done).await,
-        };
-        match round {
-            Ok((seq, more)) => {
-                done = Some(seq);
-                reached.send_replace(seq);
-                if seq - pruned >= PRUNE_AFTER {
-                    // All but the last: `seq` is SQLite's rowid, one past the largest left.
-                    match sqlx::query("DELETE FROM search_queue WHERE seq < $1").bind(seq).execute(&writer).await {
-                        Ok(_) => pruned = seq,
-                        Err(e) => tracing::warn!(error = %e, "pruning the search queue failed; retrying"),
+    failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Indexer {
+    /// Indexes what the queue holds every `INDEX_EVERY`, at once when a search waits, and
+    /// without a pause while a full batch leaves more behind it. After a failure it tries
+    /// again later and later; after `REBUILD_AFTER` in a row, with an index built anew.
+    async fn run(self, mut db: SqliteConnection, wake: Arc<Notify>) {
+        let mut every = tokio::time::interval(INDEX_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned = 0;
+        let mut failures = 0u32;
+        // Where the index stands, once the first round has found it (or rebuilt it). Only
+        // this task writes the index and prunes the queue, so it cannot move from under it.
+        let mut done = None;
+        loop {
+            let round = match done {
+                None if failures >= REBUILD_AFTER => self.rebuild_anew(&mut db).await.map(|seq| (seq, false)),
+                None => open_index(&mut db, &self.restarts).await.map(|seq| (seq, false)),
+                Some(done) => index_queued(&mut db, &self.restarts, done).await,
+            };
+            let more = match round {
+                Ok((seq, more)) => {
+                    failures = 0;
+                    self.failing.store(false, std::sync::atomic::Ordering::Relaxed);
+                    done = Some(seq);
+                    self.reached.send_replace(seq);
+                    if seq - pruned >= PRUNE_AFTER {
+                        // All but the last: `seq` is SQLite's rowid, one past the largest left.
+                        match sqlx::query("DELETE FROM search_queue WHERE seq < $1")
+                            .bind(seq)
+                            .execute(&self.writer)
+                            .await
+                        {
+                            Ok(_) => pruned = seq,
+                            Err(e) => tracing::warn!(error = %e, "pruning the search queue failed; retrying"),
+                        }
                     }
+                    more
                 }
-                if more {
+                Err(e) => {
+                    failures += 1;
+                    self.failing.store(failures > 1, std::sync::atomic::Ordering::Relaxed);
+                    if failures >= REBUILD_AFTER {
+                        done = None;
+                    }
+                    let pause = INDEX_EVERY.saturating_mul(1 << (failures - 1).min(16)).min(RETRY_AT_MOST);
+                    tracing::warn!(error = %e, failures, retry_in = ?pause, "indexing for search failed");
+                    tokio::time::sleep(pause).await;
                     continue;
                 }
+            };
+            if !more {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = wake.notified() => {}
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "indexing for search failed; retrying"),
         }
-        tokio::select! {
-            _ = every.tick() => {}
-            () = wake.notified() => {}
-        }
+    }
+
+    /// Drops the index and builds it again from the messages.
+    async fn rebuild_anew(&self, db: &mut SqliteConnection) -> Result<i64> {
+        let _reading = self.restarts.0.read().await;
+        tracing::warn!("building the search index anew after rounds that failed");
+        create_index_tables(db, true).await?;
+        rebuild_index(db).await
     }
 }
 
