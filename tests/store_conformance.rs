@@ -476,12 +476,15 @@ async fn a_post_is_stored_only_if_its_author_may_write_there(backend: Backend) {
     assert_eq!(one(owner, Some(3), None).await, "NoSuchReply", "a reply to a message not there yet");
     assert_eq!(one(owner, Some(0), None).await, "NoSuchReply", "a reply to message 0");
     assert_eq!(one(guest, None, Some("g-1")).await, "resent 1", "a resend");
-    // A run: the reply is checked when it is inserted, before the post after it. The
+    // A run: the reply is checked when it is inserted, before the post after it, and the
+    // refused post did not resend the client id that the post after it then took. The
     // commit hook saw the message created, and only it, before the run was answered.
     let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = committed.clone();
     let on_commit: salon::store::OnCommit = Arc::new(move |m, _| seen.lock().unwrap().push(m.seq));
-    let run = store.post_messages(vec![post(owner, Some(3), None), post(owner, None, None)], Some(on_commit)).await;
+    let run = store
+        .post_messages(vec![post(owner, Some(3), Some("o-1")), post(owner, None, Some("o-1"))], Some(on_commit))
+        .await;
     assert_eq!(*committed.lock().unwrap(), [3], "on_commit ran for the created message before the answer");
     assert_eq!(run.into_iter().map(answer).collect::<Vec<_>>(), ["NoSuchReply", "created 3"]);
     store.remove_group_member(group, member, &audit(ws)).await.unwrap();

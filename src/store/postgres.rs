@@ -19,6 +19,8 @@ const ROW_LOCK: Option<&str> = Some("FOR NO KEY UPDATE");
 /// A post that takes its conversation's row and inserts, in one round trip: the function
 /// every connection defines when it opens (`shared::post_function_sql`).
 const POST_TAKING_ROW: Option<&str> = Some("SELECT * FROM pg_temp.salon_post($1, $2, $3, $4, $5, $6, $7)");
+/// A batch of posts without mentions in one statement: see `shared::post_many_function_sql`.
+const POST_MANY: Option<&str> = Some("SELECT * FROM pg_temp.salon_post_many($1::JSON)");
 
 /// How many transactions of posts may commit at once, at most: a quarter of the pool
 /// (reads need connections too), at least one.
@@ -66,6 +68,7 @@ impl PgStore {
                 Box::pin(async move {
                     sqlx::Executor::execute(&mut *conn, "SET jit = off").await?;
                     sqlx::Executor::execute(&mut *conn, shared::post_function_sql().as_str()).await?;
+                    sqlx::Executor::execute(&mut *conn, shared::post_many_function_sql().as_str()).await?;
                     Ok(())
                 })
             })

@@ -1464,6 +1464,40 @@ pub(super) fn post_function_sql() -> String {
     )
 }
 
+/// PostgreSQL: the function `salon_post_many`, defined beside `salon_post`, which posts a
+/// batch in one statement (`post_many_in`), so in one round trip and one transaction of
+/// its own. It takes every conversation's row first, in id order (as `take_rows`), then
+/// posts each message with `salon_post`, whose statements each read after the locks were
+/// granted. The batch is a JSON array of `{o, i, c, a, b, r, k, t}`: the post's place in
+/// the batch, then `insert_post_sql`'s parameters in their order. Each row it returns
+/// carries `o`; a post it refused returns `seq` NULL and its conversation's `last_seq`
+/// at that moment (no row if the conversation does not exist), which `refusal` needs to
+/// explain it as the transaction would have, before the posts after it.
+#[allow(dead_code)] // SQLite has no use for it.
+pub(super) fn post_many_function_sql() -> String {
+    format!(
+        "CREATE FUNCTION pg_temp.salon_post_many(JSON) \
+         RETURNS TABLE (o BIGINT, seq BIGINT, author_name TEXT, author_role TEXT, last_seq BIGINT) \
+         LANGUAGE plpgsql VOLATILE AS $many$\n\
+         #variable_conflict use_column\n\
+         DECLARE p RECORD;\n\
+         BEGIN\n\
+           PERFORM 1 FROM conversations WHERE id IN (SELECT (e ->> 'c')::BIGINT FROM json_array_elements($1) e) \
+             ORDER BY id {};\n\
+           FOR p IN SELECT * FROM json_to_recordset($1) \
+               AS x(o BIGINT, i BIGINT, c BIGINT, a BIGINT, b TEXT, r BIGINT, k TEXT, t BIGINT) LOOP\n\
+             RETURN QUERY SELECT p.o, s.seq, s.author_name, s.author_role, NULL::BIGINT \
+               FROM pg_temp.salon_post(p.i, p.c, p.a, p.b, p.r, p.k, p.t) s;\n\
+             IF NOT FOUND THEN\n\
+               RETURN QUERY SELECT p.o, NULL::BIGINT, NULL::TEXT, NULL::TEXT, c.last_seq \
+                 FROM conversations c WHERE c.id = p.c;\n\
+             END IF;\n\
+           END LOOP;\n\
+         END $many$",
+        super::ROW_LOCK.unwrap_or("")
+    )
+}
+
 /// Posts one message on the caller's connection (a transaction, or on SQLite a lone
 /// post in autocommit). It changes nothing unless it returns `Posted::Created`.
 ///
@@ -1497,8 +1531,7 @@ pub(super) async fn post_in(
         .bind(new.created_at)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some(inserted) = inserted else { return Ok(Posted::Refused(refusal(tx, new).await?)) };
-    let seq: i64 = inserted.try_get("seq")?;
+    let Some(inserted) = inserted else { return Ok(Posted::Refused(refusal(tx, new, None).await?)) };
     for mentioned in &new.mentions {
         sqlx::query("INSERT INTO message_mentions (message_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(new.id.0)
@@ -1506,6 +1539,12 @@ pub(super) async fn post_in(
             .execute(&mut *tx)
             .await?;
     }
+    created(new, &inserted)
+}
+
+/// A post as stored, from the row its insert returned (`seq`, `author_name`, `author_role`).
+fn created(new: &NewMessage, inserted: &<Db as sqlx::Database>::Row) -> Result<Posted> {
+    let seq: i64 = inserted.try_get("seq")?;
     let role: Option<String> = inserted.try_get("author_role")?;
     Ok(Posted::Created(MessageRow {
         id: new.id,
@@ -1531,12 +1570,19 @@ pub(super) async fn post_in(
 /// below may all pass, and the answer is `Changed`). The rules in the order `Messages`
 /// applies them: what the author cannot see is `NotFound` whatever else holds, then a
 /// resend, the role, the lock and the reply.
-async fn refusal(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) -> Result<Refusal> {
+///
+/// `as_of` is the conversation's last number when the post was refused, for a refusal
+/// explained after posts that came later in the same statement (`post_many_in`): the
+/// reply is checked against it, and a message numbered after it is not what this post
+/// resent, as in a transaction that explains each refusal before the next post.
+async fn refusal(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage, as_of: Option<i64>) -> Result<Refusal> {
     let Some((conversation, role)) = access_on(&mut *tx, new.author, new.conversation_id).await? else {
         return Ok(Refusal::NotFound);
     };
+    let last_seq = as_of.unwrap_or(conversation.last_seq);
     if let Some(client_id) = &new.client_id
         && let Some(existing) = by_client_id(&mut *tx, new.conversation_id, new.author, client_id).await?
+        && existing.seq <= last_seq
     {
         return Ok(if existing.body == new.body { Refusal::Resent(existing) } else { Refusal::ClientIdReused });
     }
@@ -1544,7 +1590,7 @@ async fn refusal(tx: &mut <Db as sqlx::Database>::Connection, new: &NewMessage) 
         Refusal::ReadOnly
     } else if conversation.locked {
         Refusal::Locked
-    } else if new.reply_to.is_some_and(|r| !(1..=conversation.last_seq).contains(&r)) {
+    } else if new.reply_to.is_some_and(|r| !(1..=last_seq).contains(&r)) {
         Refusal::NoSuchReply
     } else {
         Refusal::Changed
@@ -1625,6 +1671,12 @@ async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<
             other => Ok(vec![other]),
         };
     }
+    if let Some(call) = super::POST_MANY
+        && batch.iter().all(|new| new.mentions.is_empty())
+    {
+        let mut conn = pool.acquire().await?;
+        return post_many_in(&mut conn, call, batch).await;
+    }
     let mut tx = pool.begin().await?;
     // Every conversation's row at once, in one round trip rather than one per post.
     let mut conversations: Vec<ConversationId> = batch.iter().map(|new| new.conversation_id).collect();
@@ -1639,6 +1691,53 @@ async fn post_batch(pool: &sqlx::Pool<Db>, batch: &[&NewMessage]) -> Result<Vec<
         }
     }
     tx.commit().await?;
+    Ok(results)
+}
+
+/// PostgreSQL: posts a batch without mentions in one statement (`salon_post_many`), one
+/// round trip where a transaction of its own took one per post and three more; each
+/// round trip is a wake-up of the backend and of the committer, which on a busy machine
+/// may each wait for a core. An `Err` means nothing was stored; a post it refused is
+/// explained after, as of its refusal (`refusal`, as for a lone post: access may have
+/// changed since, then the answer is `Changed`), and a failure to explain it fails that
+/// post alone.
+async fn post_many_in(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    call: &str,
+    batch: &[&NewMessage],
+) -> Result<Vec<Result<Posted>>> {
+    let posts: Vec<serde_json::Value> = batch
+        .iter()
+        .enumerate()
+        .map(|(o, new)| {
+            serde_json::json!({
+                "o": o, "i": new.id.0, "c": new.conversation_id.0, "a": new.author.0, "b": new.body,
+                "r": new.reply_to, "k": new.client_id, "t": new.created_at,
+            })
+        })
+        .collect();
+    let rows = sqlx::query(call).bind(serde_json::Value::Array(posts).to_string()).fetch_all(&mut *conn).await?;
+    let mut inserted: Vec<Option<<Db as sqlx::Database>::Row>> = batch.iter().map(|_| None).collect();
+    for row in rows {
+        let o: i64 = row.try_get("o")?;
+        if let Some(slot) = usize::try_from(o).ok().and_then(|o| inserted.get_mut(o)) {
+            *slot = Some(row);
+        }
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for (new, row) in batch.iter().zip(inserted) {
+        results.push(match row {
+            None => refusal(conn, new, None).await.map(Posted::Refused),
+            Some(row) => match row.try_get::<Option<i64>, _>("seq").and_then(|seq| match seq {
+                Some(_) => Ok(None),
+                None => row.try_get::<Option<i64>, _>("last_seq").map(Some),
+            }) {
+                Ok(None) => created(new, &row),
+                Ok(Some(as_of)) => refusal(conn, new, as_of).await.map(Posted::Refused),
+                Err(e) => Err(e.into()),
+            },
+        });
+    }
     Ok(results)
 }
 

@@ -32,6 +32,9 @@ type ThisStore = SqliteStore;
 const ROW_LOCK: Option<&str> = None;
 /// No statement that takes a row and posts: SQLite posts with the insert alone.
 const POST_TAKING_ROW: Option<&str> = None;
+/// No batch statement: SQLite's one writer is in this process, and a transaction's
+/// statements cost no round trips.
+const POST_MANY: Option<&str> = None;
 
 // The same file is compiled once per backend, on purpose (see shared.rs).
 #[allow(clippy::duplicate_mod)]
