@@ -220,7 +220,7 @@ if floor100 or ceilings:
         parts.append(f"the floor at 100,000 deliveries/s used {fmt(floor100[0]['server_cpu_cores'], 2)} of its core")
     p(f"- This machine's pace (references only, to compare reports): {'; '.join(parts)}.")
 p()
-p("Reproduce: `scripts/bench` (full, 25–40 minutes on 2 cores; most of the difference is signing up 20,000 accounts, each an argon2id hash on the server's one core) or `scripts/bench --quick` (under two minutes).")
+p("Reproduce: `scripts/bench` (full, 25–40 minutes on 2 cores; on a slow core nearly half of it is signing up 20,000 accounts, an argon2id hash each on the server's one core) or `scripts/bench --quick` (under two minutes).")
 p()
 
 # Targets.
