@@ -24,6 +24,33 @@ pub fn random_id() -> i64 {
     }
 }
 
+/// The start of `time_ordered_id`'s clock: 2025-01-01 00:00 UTC, in milliseconds.
+const TIME_ORDERED_EPOCH_MS: i64 = 1_735_689_600_000;
+
+/// A positive 63-bit identifier that grows with time: the milliseconds since 2025-01-01
+/// UTC in the high 41 bits (until 2094), 22 random bits below. Strictly increasing within
+/// the process, whatever the clock does: one taken in the same millisecond as the last,
+/// or after the clock stepped back, is the last plus one. So ids made by one process
+/// never repeat; ids made by several can (same millisecond, same 22 bits), and should
+/// come from `random_id` instead.
+///
+/// Not a secret and not a count: it tells when it was made (as a message's `created_at`
+/// does), and the random bits keep it from telling how many were made.
+pub fn time_ordered_id(now_ms: i64) -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let random = (getrandom::u64().expect("the OS random source works") & ((1 << 22) - 1)) as i64;
+    let candidate = ((now_ms - TIME_ORDERED_EPOCH_MS).clamp(0, (1 << 41) - 1) << 22) | random;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = candidate.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 /// A fresh secret token: 256 random bits, URL-safe base64 (43 characters).
 #[derive(Clone)]
 pub struct Token(String);
@@ -139,6 +166,28 @@ mod tests {
         assert_eq!(a.hash(), TokenHash::of(a.reveal()));
         assert_ne!(a.hash(), b.hash());
         assert!(!format!("{a:?}").contains(a.reveal()));
+    }
+
+    #[test]
+    fn time_ordered_ids_carry_their_time_and_never_repeat_or_go_back() {
+        // Later than any other test's clock: the first id is the candidate itself.
+        let now = TIME_ORDERED_EPOCH_MS + (1 << 40);
+        let first = time_ordered_id(now);
+        assert!(first > 0);
+        assert_eq!(first >> 22, now - TIME_ORDERED_EPOCH_MS, "the time is in the high bits");
+        let mut last = first;
+        // The same millisecond, then a clock that steps back: still strictly increasing.
+        for now in std::iter::repeat_n(now, 1000).chain([now - 60_000, now - 1]) {
+            let id = time_ordered_id(now);
+            assert!(id > last, "{id} after {last}");
+            last = id;
+        }
+        // A later millisecond starts above everything made before it.
+        assert!(time_ordered_id(now + 1) >> 22 >= now + 1 - TIME_ORDERED_EPOCH_MS);
+        // Random below the time: two processes' ids in one millisecond mostly differ.
+        let lows: std::collections::HashSet<i64> =
+            (0..64).map(|i| time_ordered_id(now + 10 + i * 10) & ((1 << 22) - 1)).collect();
+        assert!(lows.len() > 32, "the low bits are random: {lows:?}");
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@ on_both_backends!(
     a_post_is_stored_only_if_its_author_may_write_there,
     runs_across_conversations_race_removals_without_errors,
     runs_across_conversations_race_handovers_without_errors,
+    new_message_ids_do_not_repeat,
 );
 
 async fn open(backend: Backend) -> Arc<dyn Store> {
@@ -374,6 +375,18 @@ async fn each_mail_is_claimed_once(backend: Backend) {
 /// Posts racing each other (on SQLite they share group commits) each get the next number
 /// exactly once, and a post that is refused (an outsider's, one to a closed conversation,
 /// a resend) is refused alone, for its reason, and takes no number.
+async fn new_message_ids_do_not_repeat(backend: Backend) {
+    let store = open(backend).await;
+    let now = salon::domain::now_ms();
+    // Many in one millisecond, as under load; SQLite's also in the order they were made.
+    let ids: Vec<i64> = (0..10_000).map(|_| store.new_message_id(now).0).collect();
+    assert!(ids.iter().all(|&id| id > 0));
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+    if backend == Backend::Sqlite {
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "SQLite's message ids grow");
+    }
+}
+
 async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;

@@ -1,5 +1,7 @@
 //! Identifier newtypes. On the wire an identifier is a decimal string; inside, an `i64`.
-//! Identifiers are random (not sequential), so they reveal neither counts nor order.
+//! Identifiers are random (not sequential), so they reveal no counts. A message's id on a
+//! SQLite server grows with time (it tells when the message was made, as `created_at`
+//! does); clients should still order messages by `seq`, not by id.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

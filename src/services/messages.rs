@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use crate::bus::Bus;
 use crate::config::Config;
-use crate::crypto::random_id;
-use crate::domain::{AccountId, ConversationId, Invalid, MessageId, WorkspaceId, now_ms};
+use crate::domain::{AccountId, ConversationId, Invalid, WorkspaceId, now_ms};
 use crate::hub::Event;
 use crate::services::{Access, Error, Membership, Result};
 use crate::store::{MessageExtras, MessageRow, NewMessage, OnCommit, Posted, Refusal, Store};
@@ -108,20 +107,6 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     Invalid { field, message: message.into() }.into()
 }
 
-/// The message to store for a post, with a new id and the time now.
-fn new_message(author: AccountId, post: NewPost, mentions: Vec<AccountId>) -> NewMessage {
-    NewMessage {
-        id: MessageId(random_id()),
-        conversation_id: post.conversation,
-        author,
-        body: post.body,
-        reply_to: post.reply_to,
-        client_id: post.client_id,
-        mentions,
-        created_at: now_ms(),
-    }
-}
-
 fn no_such_reply() -> Error {
     invalid("reply_to", "is not a message of this conversation")
 }
@@ -156,6 +141,21 @@ fn announce(bus: &Bus, message: &MessageRow, mentions: &[AccountId]) {
 }
 
 impl Messages {
+    /// The message to store for a post, with a new id (the store's) and the time now.
+    fn new_message(&self, author: AccountId, post: NewPost, mentions: Vec<AccountId>) -> NewMessage {
+        let created_at = now_ms();
+        NewMessage {
+            id: self.store.new_message_id(created_at),
+            conversation_id: post.conversation,
+            author,
+            body: post.body,
+            reply_to: post.reply_to,
+            client_id: post.client_id,
+            mentions,
+            created_at,
+        }
+    }
+
     pub fn new(config: &Config, store: Arc<dyn Store>, membership: Arc<Membership>, bus: Arc<Bus>) -> Messages {
         let publisher = bus.clone();
         let on_commit: OnCommit = Arc::new(move |message: &MessageRow, mentions: &[AccountId]| {
@@ -207,7 +207,7 @@ impl Messages {
         if pending.iter().all(|(_, post)| post.mentions.is_empty()) {
             for (i, post) in pending {
                 stored.push(i);
-                batch.push(new_message(caller, post, vec![]));
+                batch.push(self.new_message(caller, post, vec![]));
             }
         } else {
             let mut gate = GateCache::default();
@@ -281,7 +281,7 @@ impl Messages {
             }
             unique.push(m);
         }
-        Ok(Prepared::Store(new_message(caller, post, unique)))
+        Ok(Prepared::Store(self.new_message(caller, post, unique)))
     }
 
     pub async fn history(&self, caller: AccountId, conversation: ConversationId, q: HistoryQuery) -> Result<Page> {

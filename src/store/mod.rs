@@ -615,6 +615,9 @@ pub type OnCommit = Arc<dyn Fn(&MessageRow, &[AccountId]) + Send + Sync>;
 /// Messages, their sequence, reactions, mentions and read markers.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
+    /// An id for a message made at `created_at` (ms): the backend chooses how, for where
+    /// its rows go (see each backend's `new_message_id`).
+    fn new_message_id(&self, created_at: i64) -> MessageId;
     /// Assigns the conversation's next sequence and stores the message in one
     /// transaction, if the author may post it there (`Posted::Refused` otherwise).
     async fn post_message(&self, new: NewMessage) -> Result<Posted>;

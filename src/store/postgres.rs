@@ -9,7 +9,7 @@ use sqlx::{Pool, Postgres};
 use tokio::sync::{Mutex, mpsc};
 
 use crate::config::{Backend, DatabaseConfig};
-use crate::domain::{AccountId, WorkspaceId};
+use crate::domain::{AccountId, MessageId, WorkspaceId};
 use crate::store::{MessageRow, Result, SearchStore, Store, migrator};
 
 type Db = Postgres;
@@ -30,6 +30,14 @@ const COMMITTERS: u32 = 4;
 /// (PostgreSQL may have restarted, or something between dropped the connection); one used
 /// more recently is not.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// A new message's id: 63 random bits. Several nodes make them, so ids from the clock
+/// could repeat across nodes (`time_ordered_id`); and PostgreSQL gained nothing from
+/// them (`persist`: 2,990–3,080 acknowledged posts a second in time order, 2,980–3,370
+/// random, three interleaved pairs, 2026-12-04).
+fn new_message_id(_created_at: i64) -> MessageId {
+    MessageId(crate::crypto::random_id())
+}
 
 // The same file is compiled once per backend, on purpose (see shared.rs).
 #[allow(clippy::duplicate_mod)]

@@ -1863,6 +1863,10 @@ async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
 
 #[async_trait]
 impl MessageStore for ThisStore {
+    fn new_message_id(&self, created_at: i64) -> MessageId {
+        super::new_message_id(created_at)
+    }
+
     /// Queued for the next group commit.
     async fn post_message(&self, new: NewMessage) -> Result<Posted> {
         self.post_messages(vec![new], None).await.pop().expect("one answer per post")

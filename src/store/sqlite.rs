@@ -23,7 +23,7 @@ use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Backend, DatabaseConfig};
-use crate::domain::{AccountId, WorkspaceId};
+use crate::domain::{AccountId, MessageId, WorkspaceId};
 use crate::store::{MessageRow, Result, SearchStore, Store, migrator};
 
 type Db = Sqlite;
@@ -113,6 +113,17 @@ impl SqliteStore {
     fn reader(&self) -> &Pool<Sqlite> {
         &self.read
     }
+}
+
+/// A new message's id, from the clock (`time_ordered_id`): the server is SQLite's one
+/// process, so they never repeat. `messages` is a rowid table keyed by the id, and a
+/// random id put every post on a random leaf of it: a page of its own to write, copy back
+/// at the checkpoint and split mid-tree when full. In time order posts share the last
+/// leaf, which SQLite appends to cheaply: `persist` on SQLite rose from 5,100–5,800 to
+/// 6,800–7,500 acknowledged posts a second (three interleaved pairs, 2026-12-04), and
+/// chat's server CPU fell by about 5 %.
+fn new_message_id(created_at: i64) -> MessageId {
+    MessageId(crate::crypto::time_ordered_id(created_at))
 }
 
 /// Starts the committer (`shared::commit_posts`) on a thread of its own, with a runtime
