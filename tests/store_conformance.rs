@@ -34,6 +34,7 @@ on_both_backends!(
     runs_across_conversations_race_removals_without_errors,
     runs_across_conversations_race_handovers_without_errors,
     new_message_ids_do_not_repeat,
+    a_post_whose_id_is_taken_is_stored_under_another,
 );
 
 async fn open(backend: Backend) -> Arc<dyn Store> {
@@ -385,6 +386,38 @@ async fn new_message_ids_do_not_repeat(backend: Backend) {
     if backend == Backend::Sqlite {
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "SQLite's message ids grow");
     }
+}
+
+async fn a_post_whose_id_is_taken_is_stored_under_another(backend: Backend) {
+    let store = open(backend).await;
+    let owner = account(&store, "owner@example.com").await;
+    let ws = workspace(&store, owner).await;
+    let a = store.create_conversation(thread(ws, owner, "a"), &[]).await.unwrap().id;
+    let b = store.create_conversation(thread(ws, owner, "b"), &[]).await.unwrap().id;
+    let post = |id, conversation, body: &str| NewMessage {
+        id: MessageId(id),
+        conversation_id: conversation,
+        author: owner,
+        body: body.into(),
+        reply_to: None,
+        client_id: None,
+        mentions: vec![],
+        created_at: 1,
+    };
+    let taken = random_id();
+    let Posted::Created(first) = store.post_message(post(taken, a, "first")).await.unwrap() else { panic!() };
+    assert_eq!(first.id, MessageId(taken));
+    // Alone, and in a run with a post that goes in (which must not be lost with it).
+    let Posted::Created(second) = store.post_message(post(taken, b, "second")).await.unwrap() else { panic!() };
+    let run = store.post_messages(vec![post(random_id(), a, "third"), post(taken, a, "fourth")], None).await;
+    let [Ok(Posted::Created(third)), Ok(Posted::Created(fourth))] = &run[..] else { panic!("{run:?}") };
+    assert_ne!(second.id, first.id);
+    assert_ne!(fourth.id, first.id);
+    assert_eq!((second.seq, third.seq, fourth.seq), (1, 2, 3));
+    for (conversation, seq, body) in [(a, 1, "first"), (b, 1, "second"), (a, 2, "third"), (a, 3, "fourth")] {
+        assert_eq!(store.message(conversation, seq).await.unwrap().unwrap().body, body);
+    }
+    assert_eq!(store.message(a, 3).await.unwrap().unwrap().id, fourth.id);
 }
 
 async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {

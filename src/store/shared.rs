@@ -1851,8 +1851,29 @@ async fn commit_batch(pool: &sqlx::Pool<Db>, jobs: &[PostJob]) -> Vec<Vec<Result
     }
 }
 
-/// Posts one message in a transaction of its own.
+/// How many times a post whose id was taken is tried again under a new one.
+const ID_RETRIES: usize = 3;
+
+/// Posts one message in a transaction of its own. A post whose id another message has
+/// (ids from the clock or at random can meet, very rarely) is tried again under a new
+/// one: its id is the only unique key a post can break (a client id used before is
+/// answered as a resend, and the number is taken under the conversation's row or by the
+/// one writer), so the poster never sees the collision.
 async fn post_alone(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
+    let mut new = std::borrow::Cow::Borrowed(new);
+    for _ in 0..ID_RETRIES {
+        match post_alone_once(pool, &new).await {
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                tracing::warn!(conversation = new.conversation_id.0, "a new message's id was taken; trying another");
+                new.to_mut().id = super::new_message_id(new.created_at);
+            }
+            other => return other,
+        }
+    }
+    post_alone_once(pool, &new).await
+}
+
+async fn post_alone_once(pool: &sqlx::Pool<Db>, new: &NewMessage) -> Result<Posted> {
     let mut tx = pool.begin().await?;
     let posted = post_in(&mut tx, new, false).await?;
     if matches!(posted, Posted::Created(_)) {
