@@ -373,9 +373,8 @@ async fn each_mail_is_claimed_once(backend: Backend) {
     assert!(retried.iter().any(|m| m.id == failed && m.attempts == 2));
 }
 
-/// Posts racing each other (on SQLite they share group commits) each get the next number
-/// exactly once, and a post that is refused (an outsider's, one to a closed conversation,
-/// a resend) is refused alone, for its reason, and takes no number.
+/// Message ids made in one burst never repeat, and SQLite's grow with time, so posts
+/// append to the messages table rather than land at random pages of it.
 async fn new_message_ids_do_not_repeat(backend: Backend) {
     let store = open(backend).await;
     let now = salon::domain::now_ms();
@@ -388,6 +387,8 @@ async fn new_message_ids_do_not_repeat(backend: Backend) {
     }
 }
 
+/// A post whose random id happens to be taken already is stored under a fresh one, alone or
+/// in a group commit, and the post beside it in that commit is not lost.
 async fn a_post_whose_id_is_taken_is_stored_under_another(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
@@ -420,6 +421,9 @@ async fn a_post_whose_id_is_taken_is_stored_under_another(backend: Backend) {
     assert_eq!(store.message(a, 3).await.unwrap().unwrap().id, fourth.id);
 }
 
+/// Posts racing each other (on SQLite they share group commits) each get the next number
+/// exactly once, and a post that is refused (an outsider's, one to a closed conversation,
+/// a resend) is refused alone, for its reason, and takes no number.
 async fn concurrent_posts_number_gaplessly_and_fail_alone(backend: Backend) {
     let store = open(backend).await;
     let owner = account(&store, "owner@example.com").await;
