@@ -101,19 +101,23 @@ impl Bus {
     }
 
     /// Publishes a conversation's event to every socket subscribed to it, everywhere.
+    ///
+    /// The other nodes' copy is queued first: queueing the local fan-out wakes every
+    /// local socket's task, and a publisher woken after them would wait for all of
+    /// their writes before the other nodes even hear of the event.
     pub fn publish(&self, conversation: ConversationId, event: Arc<Event>) {
-        self.hub.publish(conversation, event.clone());
         if let Some(bridge) = &self.bridge {
             bridge.publish_event(conversation, &event);
         }
+        self.hub.publish(conversation, event);
     }
 
     /// Sends an event to every socket of an account, everywhere.
     pub fn to_account(&self, account: AccountId, event: Arc<Event>) {
-        self.hub.to_account(account, event.clone());
         if let Some(bridge) = &self.bridge {
             bridge.publish_to_account(account, &event);
         }
+        self.hub.to_account(account, event);
     }
 
     /// `account` can now see `conversation`: its sockets everywhere subscribe and are told.
