@@ -188,7 +188,8 @@ p("- *Sustained*: the highest load a server kept up with — everything delivere
   "offered rate (within 3 %), with p99 under 100 ms; servers are compared by the load they sustained. The load client has one core; past about 600,000 "
   "deliveries/s it is its own limit, so a server that keeps up with the highest load offered may do more.")
 p("- Repeated points: where a latency target is read (fanout at 100,000 deliveries/s, Salon and the floor; "
-  "chat on each backend) the full run runs the point three times, and the targets below read the median run, "
+  "the highest load offered, Salon on one node, on three and the floor, where the cluster is compared with the "
+  "single node when both sustain it; chat on each backend) the full run runs the point three times, and the targets below read the median run, "
   "ranked by the figure the target reads (chat: the acknowledgement's p99), with the lowest and highest beside "
   "it. Every run is in the last table.")
 p("- *idle* runs on a server of its own, started for it: memory a process freed earlier (another "
@@ -299,7 +300,8 @@ if common:
     c, s1 = common
     r = c["p99_ms"] / s1["p99_ms"] if s1["p99_ms"] else None
     p(f"| cluster: cross-node p99 ≤ 2 × single-node p99 at the same load | at {fmt(c['offered_per_s'], 0)} "
-      f"deliveries/s: {fmt(c['p99_ms'], 2)} ms vs {fmt(s1['p99_ms'], 2)} ms: **{ratio(c['p99_ms'], s1['p99_ms'])} ×** "
+      f"deliveries/s: {fmt(c['p99_ms'], 2)} ms{median_note(c)} vs {fmt(s1['p99_ms'], 2)} ms{median_note(s1)}: "
+      f"**{ratio(c['p99_ms'], s1['p99_ms'])} ×** "
       f"| {verdict(r is not None and r <= 2)} |")
 sc_rate, ic_rate = (sc or {}).get("offered_per_s"), (ic or {}).get("offered_per_s")
 rc = sc_rate / ic_rate if sc_rate and ic_rate else None
