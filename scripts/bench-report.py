@@ -303,6 +303,14 @@ if common:
       f"deliveries/s: {fmt(c['p99_ms'], 2)} ms{median_note(c)} vs {fmt(s1['p99_ms'], 2)} ms{median_note(s1)}: "
       f"**{ratio(c['p99_ms'], s1['p99_ms'])} ×** "
       f"| {verdict(r is not None and r <= 2)} |")
+# Every load both shapes ran, so the verdict's one point is seen against the curve.
+by_load = []
+for pnt in sorted(clu["Salon (3 nodes)"], key=lambda x: x["offered_per_s"]):
+    single = at_offered(fan["Salon"], pnt["offered_per_s"])
+    if single and single["p99_ms"]:
+        by_load.append(f"{fmt(pnt['offered_per_s'] / 1000, 0)}k {pnt['p99_ms'] / single['p99_ms']:.2f}")
+if by_load:
+    p(f"| (cluster p99 ÷ single-node p99 at each load, deliveries/s) | {', '.join(by_load)} | for reference |")
 sc_rate, ic_rate = (sc or {}).get("offered_per_s"), (ic or {}).get("offered_per_s")
 rc = sc_rate / ic_rate if sc_rate and ic_rate else None
 p(f"| cluster: ≥ 2 × Socket.IO's sustained deliveries on two nodes | Salon {fmt(sc_rate, 0)}/s"
