@@ -288,14 +288,12 @@ for r in pick("revoke", "salon"):
     p(f"| revoke ({where}): zero deliveries after removal, removal p99 < 10 ms | "
       f"{r['deliveries_after_removal']} after, p99 {fmt(r['removal_p99_ms'], 2)} ms | {verdict(ok)} |")
 sc, ic = sustained(clu["Salon (3 nodes)"]), sustained(clu["Socket.IO (2 nodes)"])
+# Each load the cluster ran, with the single node's run at that load.
+paired = [(pnt, single) for pnt in sorted(clu["Salon (3 nodes)"], key=lambda x: x["offered_per_s"])
+          if (single := at_offered(fan["Salon"], pnt["offered_per_s"]))]
 # Compared at the highest load both shapes sustain: past it, both are queueing and their
 # latencies only say how long the run was.
-common = None
-for pnt in sorted(clu["Salon (3 nodes)"], key=lambda x: -x["offered_per_s"]):
-    single = at_offered(fan["Salon"], pnt["offered_per_s"])
-    if single and sustained([pnt]) and sustained([single]):
-        common = (pnt, single)
-        break
+common = next(((c, s1) for c, s1 in reversed(paired) if sustained([c]) and sustained([s1])), None)
 if common:
     c, s1 = common
     r = c["p99_ms"] / s1["p99_ms"] if s1["p99_ms"] else None
@@ -304,11 +302,7 @@ if common:
       f"**{ratio(c['p99_ms'], s1['p99_ms'])} ×** "
       f"| {verdict(r is not None and r <= 2)} |")
 # Every load both shapes ran, so the verdict's one point is seen against the curve.
-by_load = []
-for pnt in sorted(clu["Salon (3 nodes)"], key=lambda x: x["offered_per_s"]):
-    single = at_offered(fan["Salon"], pnt["offered_per_s"])
-    if single and single["p99_ms"]:
-        by_load.append(f"{fmt(pnt['offered_per_s'] / 1000, 0)}k {pnt['p99_ms'] / single['p99_ms']:.2f}")
+by_load = [f"{fmt(c['offered_per_s'] / 1000, 0)}k {c['p99_ms'] / s1['p99_ms']:.2f}" for c, s1 in paired if s1["p99_ms"]]
 if by_load:
     p(f"| (cluster p99 ÷ single-node p99 at each load, deliveries/s) | {', '.join(by_load)} | for reference |")
 sc_rate, ic_rate = (sc or {}).get("offered_per_s"), (ic or {}).get("offered_per_s")
