@@ -14,6 +14,8 @@ fn salon() -> Command {
     command
 }
 
+/// A folder of the test's own, removed when the test passes (a failing test leaves it to be
+/// looked at).
 fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("salon-bin-{:016x}", salon::crypto::random_id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -39,6 +41,7 @@ fn a_wrong_setting_stops_start_up_naming_the_key() {
     let out = salon().arg("check-config").env("SALON_HTTP_LISTN", "x").current_dir(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SALON_HTTP_LISTN"));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -53,6 +56,7 @@ fn migrate_and_check_config_work_from_anywhere() {
     let check = salon().arg("check-config").current_dir(&dir).output().unwrap();
     assert!(check.status.success());
     assert!(String::from_utf8_lossy(&check.stdout).contains("configuration OK"));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

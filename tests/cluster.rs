@@ -416,7 +416,7 @@ async fn a_killed_node_loses_nothing_acknowledged() {
         .env("SALON_CLUSTER_PEER_EVICTION_SECONDS", "3")
         .env("SALON_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(std::env::temp_dir().join(format!("salon-killed-node-{port}.log"))).unwrap())
+        .stderr(std::fs::File::create(common::scratch("killed-node").join("salon.log")).unwrap())
         .spawn()
         .expect("the salon binary starts");
     wait_ready(&killed_base).await;

@@ -10,7 +10,7 @@ use salon::config::{Backend, Config, Secret};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{TestApp, fresh_database, random_suffix};
+use super::{TestApp, fresh_database, random_suffix, scratch};
 
 pub fn shared_redis() -> String {
     std::env::var("SALON_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -99,7 +99,7 @@ impl Cluster {
             db: fresh_database(Backend::Postgres).await,
             redis,
             prefix: format!("salon-test-{}", random_suffix()),
-            outbox: std::env::temp_dir().join(format!("salon-outbox-{}", random_suffix())),
+            outbox: scratch("outbox"),
             nodes: Vec::new(),
         };
         for _ in 0..nodes {

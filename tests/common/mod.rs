@@ -1,16 +1,20 @@
 //! Test harness: a fresh database per test on either backend, a real Salon server on a
 //! loopback port, an HTTP client, and the e-mails it writes.
 //!
-//! PostgreSQL tests create their own database `salon_t_<random>` on the server named by
-//! `SALON_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`); `scripts/test`
-//! drops leftovers before a run. They fail, never skip, when PostgreSQL is unreachable.
+//! PostgreSQL tests create their own database `salon_t_<pid>_<random>` on the server named
+//! by `SALON_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`); files (SQLite
+//! databases, outboxes, Maildirs) go under `<temp>/salon-tests/<pid>/`. A test process
+//! cannot clean up when it ends (the servers it started still run), so each one, when it
+//! first needs them, removes what test processes that are gone left behind: a bare `cargo
+//! test` keeps at most its own last run. They fail, never skip, when PostgreSQL is
+//! unreachable.
 
 #![allow(dead_code)]
 
 pub mod cluster;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -50,21 +54,64 @@ pub fn postgres_server() -> String {
     std::env::var("SALON_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
+/// Whether the process `pid` still runs (where `/proc` tells; elsewhere, assumed).
+fn running(pid: &str) -> bool {
+    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid).exists()
+}
+
+/// A new, empty folder for one test's files, under this process's own folder; the first
+/// call removes the folders of test processes that are gone.
+pub fn scratch(what: &str) -> PathBuf {
+    static OWN: OnceLock<PathBuf> = OnceLock::new();
+    let own = OWN.get_or_init(|| {
+        let root = std::env::temp_dir().join("salon-tests");
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !running(&name) {
+                std::fs::remove_dir_all(entry.path()).ok();
+            }
+        }
+        root.join(std::process::id().to_string())
+    });
+    let dir = own.join(format!("{what}-{}", random_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Drops the databases of test processes that are gone (once per process).
+async fn drop_leftover_databases(admin: &mut sqlx::PgConnection) {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'salon\\_t\\_%'")
+                .fetch_all(&mut *admin)
+                .await
+                .unwrap_or_default();
+        for name in names {
+            // salon_t_<pid>_<random>; a name of another shape is not ours to judge.
+            if let Some(pid) = name.split('_').nth(2)
+                && name.split('_').count() == 4
+                && !running(pid)
+            {
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut *admin).await.ok();
+            }
+        }
+    })
+    .await;
+}
+
 /// A database URL for a brand-new, empty database on `backend`.
 pub async fn fresh_database(backend: Backend) -> String {
     match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("salon-test-{}", random_suffix()));
-            std::fs::create_dir_all(&dir).unwrap();
-            format!("sqlite://{}", dir.join("salon.db").display())
-        }
+        Backend::Sqlite => format!("sqlite://{}", scratch("db").join("salon.db").display()),
         Backend::Postgres => {
             use sqlx::Connection;
             let server = postgres_server();
-            let name = format!("salon_t_{}", random_suffix());
+            let name = format!("salon_t_{}_{}", std::process::id(), random_suffix());
             let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
                 .await
                 .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {server} for this test: {e}"));
+            drop_leftover_databases(&mut admin).await;
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
             admin.close().await.ok();
             format!("{server}/{name}")
@@ -80,7 +127,7 @@ pub async fn test_config(backend: Backend) -> Config {
     config.database.url = Secret(fresh_database(backend).await);
     config.database.max_connections = 5;
     config.database.sqlite_synchronous = "normal".into();
-    config.mail.outbox_dir = std::env::temp_dir().join(format!("salon-outbox-{}", random_suffix()));
+    config.mail.outbox_dir = scratch("outbox");
     config
 }
 
@@ -340,7 +387,7 @@ pub struct SmtpServer {
 impl SmtpServer {
     pub async fn start() -> SmtpServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let maildir = std::env::temp_dir().join(format!("salon-smtp-{}", random_suffix()));
+        let maildir = scratch("smtp").join("Maildir");
         let mut server = SmtpServer { port, maildir, child: None };
         server.restart().await;
         server
