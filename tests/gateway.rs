@@ -570,14 +570,15 @@ async fn shutdown_tells_sockets_to_reconnect() {
     tokio::time::timeout(std::time::Duration::from_secs(15), running).await.expect("the node stops").unwrap().unwrap();
 }
 
-/// `/metrics` counts sockets, events and fan-out on this node.
+/// `/metrics` counts sockets, events, fan-out and posts' time in the store on this node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_sockets_and_fan_out() {
     let p = pair(Backend::Sqlite).await;
     let (mut a, _) = p.app.gateway(&p.owner.0).await;
     let (_b, _) = p.app.gateway(&p.member.0).await;
     a.send(send(&p.thread, "counted", "m")).await;
-    a.next_of("message_created").await;
+    // The ack is answered after the post's time is counted (and its event published).
+    a.next_of("ack").await;
     let text = p.app.client.get(format!("{}/metrics", p.app.base)).send().await.unwrap().text().await.unwrap();
     let value = |name: &str| -> u64 {
         let line =
@@ -589,7 +590,9 @@ async fn metrics_count_sockets_and_fan_out() {
     assert!(value("salon_events_published_total") >= 1);
     assert!(value("salon_frames_queued_total") >= 2, "one message, two sockets");
     assert_eq!(value("salon_slow_consumer_closes_total"), 0);
+    assert_eq!(value("salon_post_commit_seconds_count"), 1, "one post stored");
     assert!(text.contains("# TYPE salon_gateway_sockets gauge"));
+    assert!(text.contains("# TYPE salon_post_commit_seconds histogram"));
 }
 
 /// Reads what the server sent a socket, raw, to its end, and returns the close frame's

@@ -110,6 +110,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "From an event's publication (on any node) to its write to a socket on this node.",
         &hub.stats.fanout_latency,
     );
+    out.histogram(
+        "salon_post_commit_seconds",
+        "Each stored post's time in the store: from reaching it to its commit's answer.",
+        &state.services.messages.commit_latency,
+    );
     out.counter(
         "salon_slow_consumer_closes_total",
         "Sockets closed because their queue overflowed (close code 4009).",

@@ -11,11 +11,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::domain::{AccountId, ConversationId, Invalid, WorkspaceId, now_ms};
 use crate::hub::Event;
+use crate::metrics::Histogram;
 use crate::services::{Access, Error, Membership, Result};
 use crate::store::{MessageExtras, MessageRow, NewMessage, OnCommit, Posted, Refusal, Store};
 use salon_protocol::gateway::ServerFrame;
@@ -101,6 +103,10 @@ pub struct Messages {
     bus: Arc<Bus>,
     /// Publishes a stored message (`announce`), run by the store's committer.
     on_commit: OnCommit,
+    /// Each stored post's time in the store: from reaching it (SQLite: its committer's
+    /// queue) to the commit's answer. Beside a client's acknowledgement time, it says how
+    /// much of that was the database.
+    pub commit_latency: Histogram,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
@@ -161,7 +167,14 @@ impl Messages {
         let on_commit: OnCommit = Arc::new(move |message: &MessageRow, mentions: &[AccountId]| {
             announce(&publisher, message, mentions);
         });
-        Messages { store, membership, max_body_bytes: config.messages.max_body_bytes, bus, on_commit }
+        Messages {
+            store,
+            membership,
+            max_body_bytes: config.messages.max_body_bytes,
+            bus,
+            on_commit,
+            commit_latency: Histogram::latency(),
+        }
     }
 
     fn check_body(&self, body: &str) -> Result<()> {
@@ -224,7 +237,12 @@ impl Messages {
         }
         if !batch.is_empty() {
             // Each created message is published by the committer (`on_commit`).
+            let started = Instant::now();
             let results = self.store.post_messages(batch, Some(self.on_commit.clone())).await;
+            let took = started.elapsed();
+            for _ in &results {
+                self.commit_latency.observe(took);
+            }
             for (i, result) in stored.into_iter().zip(results) {
                 answers[i] = Some(match result {
                     Ok(Posted::Created(m)) => Ok((m, true)),
