@@ -229,6 +229,7 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
     connections += opened.len();
     let mut senders = Vec::new();
     let period = if rate > 0.0 { 1.0 / rate } else { 0.0 };
+    let commits_before = stats::histogram(&metrics(target).await, COMMIT_HISTOGRAM);
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let cpu_before = stats::cpu_seconds(&target.pids);
     for (i, (g, (tx, rx))) in groups.iter().zip(opened).enumerate() {
@@ -250,6 +251,8 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
         from.insert(key.clone(), numbers.first);
         sent.insert(key, numbers.last);
     }
+    // Every post was answered: the server has counted each one's time in the store.
+    let commits = stats::histogram_since(&commits_before, &stats::histogram(&metrics(target).await, COMMIT_HISTOGRAM));
     // Every receiver should get every message: wait for that, within reason.
     let expected: u64 =
         sent.iter().map(|(k, n)| (n + 1 - from[k]) as u64 * listeners.get(k).copied().unwrap_or(0)).sum();
@@ -263,7 +266,27 @@ async fn run_groups(target: &Target, groups: Vec<Group>, rate: f64, seconds: f64
         let expected = HashMap::from([(key.clone(), sent.get(&key).copied().unwrap_or(0))]);
         report.add(r.await.unwrap_or_default(), &expected, &from);
     }
-    Run { report, acks: ack_latencies, rss, connections, cpu }
+    Run { report, acks: ack_latencies, rss, connections, cpu, commits }
+}
+
+/// Salon's histogram of each post's time in the store (from reaching it to the commit).
+const COMMIT_HISTOGRAM: &str = "salon_post_commit_seconds";
+
+/// Every node's `/metrics` text (none for the references, which have none).
+async fn metrics(target: &Target) -> Vec<String> {
+    if target.kind != Kind::Salon {
+        return Vec::new();
+    }
+    let client = reqwest::Client::new();
+    let mut texts = Vec::new();
+    for node in &target.nodes {
+        if let Ok(answer) = client.get(format!("{node}/metrics")).send().await
+            && let Ok(text) = answer.text().await
+        {
+            texts.push(text);
+        }
+    }
+    texts
 }
 
 /// What one run measured.
@@ -275,6 +298,9 @@ struct Run {
     connections: usize,
     /// The server processes' CPU use while the senders ran, in cores.
     cpu: f64,
+    /// The server's count of its posts' time in the store during the run (Salon), as
+    /// cumulative buckets: beside `acks`, how much of the acknowledgement was the database.
+    commits: Vec<(f64, u64)>,
 }
 
 fn result(scenario: &str, target: &Target, offered: f64, run: &mut Run, seconds: f64) -> Value {
@@ -297,6 +323,12 @@ fn result(scenario: &str, target: &Target, offered: f64, run: &mut Run, seconds:
         "server_cpu_cores": round(run.cpu),
         "ack_p50_ms": (!acks.is_empty()).then(|| round(percentile_ms(&mut acks, 0.50))),
         "ack_p99_ms": (!acks.is_empty()).then(|| round(percentile_ms(&mut acks, 0.99))),
+        // The shares over 10 ms (the chat target's bound, and a bucket's) side by side: the
+        // client's acknowledgements and the server's commits.
+        "ack_over_10ms_pct": (!acks.is_empty())
+            .then(|| round(100.0 * acks.iter().filter(|&&us| us > 10_000).count() as f64 / acks.len() as f64)),
+        "commit_over_10ms_pct": stats::histogram_over_pct(&run.commits, 10.0).map(round),
+        "commit_p99_le_ms": stats::histogram_bound_ms(&run.commits, 0.99).filter(|b| b.is_finite()),
     })
 }
 

@@ -111,6 +111,45 @@ pub fn cpu_seconds(pids: &[u32]) -> f64 {
     ticks as f64 / 100.0
 }
 
+/// A Prometheus histogram's cumulative buckets, `(upper bound in seconds, count)`, summed
+/// over the nodes' texts; empty when no node has it.
+pub fn histogram(texts: &[String], name: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let mut sum: Vec<(f64, u64)> = Vec::new();
+    for text in texts {
+        let buckets = text.lines().filter_map(|line| {
+            let (bound, count) = line.strip_prefix(&prefix)?.split_once("\"} ")?;
+            let bound = if bound == "+Inf" { f64::INFINITY } else { bound.parse().ok()? };
+            Some((bound, count.trim().parse::<u64>().ok()?))
+        });
+        for (i, (bound, count)) in buckets.enumerate() {
+            match sum.get_mut(i) {
+                Some(slot) => slot.1 += count,
+                None => sum.push((bound, count)),
+            }
+        }
+    }
+    sum
+}
+
+/// What a histogram counted between two readings of it.
+pub fn histogram_since(before: &[(f64, u64)], after: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    after.iter().enumerate().map(|(i, &(bound, n))| (bound, n - before.get(i).map_or(0, |b| b.1).min(n))).collect()
+}
+
+/// The smallest bucket bound (ms) under which a share `q` of the observations fell.
+pub fn histogram_bound_ms(buckets: &[(f64, u64)], q: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    (total > 0).then(|| buckets.iter().find(|(_, n)| *n as f64 >= q * total as f64).map(|(b, _)| b * 1000.0))?
+}
+
+/// The percentage of the observations above `bound_ms` (a bucket bound).
+pub fn histogram_over_pct(buckets: &[(f64, u64)], bound_ms: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    let under = buckets.iter().find(|(b, _)| (b * 1000.0 - bound_ms).abs() < 1e-9)?.1;
+    (total > 0).then(|| 100.0 * (total - under) as f64 / total as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +165,26 @@ mod tests {
         assert_eq!((report.lost, report.duplicated, report.out_of_order), (1, 1, 1));
         assert_eq!(report.deliveries, 6);
         assert_eq!(report.percentile_ms(0.99), 1.0);
+    }
+
+    #[test]
+    fn histograms_are_summed_over_nodes_and_read_between_two_readings() {
+        let node = |a: u64, b: u64, all: u64| {
+            format!(
+                "# TYPE x_seconds histogram\nx_seconds_bucket{{le=\"0.005\"}} {a}\nx_seconds_bucket{{le=\"0.01\"}} {b}\n\
+                 x_seconds_bucket{{le=\"+Inf\"}} {all}\nx_seconds_count {all}\n"
+            )
+        };
+        let before = histogram(&[node(1, 1, 1), node(0, 0, 0)], "x_seconds");
+        let after = histogram(&[node(90, 95, 101), node(5, 6, 10)], "x_seconds");
+        assert_eq!(after, vec![(0.005, 95), (0.01, 101), (f64::INFINITY, 111)]);
+        let run = histogram_since(&before, &after);
+        assert_eq!(run, vec![(0.005, 94), (0.01, 100), (f64::INFINITY, 110)]);
+        assert_eq!(histogram_bound_ms(&run, 0.5), Some(5.0));
+        assert_eq!(histogram_bound_ms(&run, 0.9), Some(10.0));
+        assert_eq!(histogram_bound_ms(&run, 0.99), Some(f64::INFINITY));
+        assert!((histogram_over_pct(&run, 10.0).unwrap() - 100.0 * 10.0 / 110.0).abs() < 1e-9);
+        assert_eq!(histogram(&["nothing".to_owned()], "x_seconds"), vec![]);
+        assert_eq!(histogram_bound_ms(&[], 0.99), None);
     }
 }
