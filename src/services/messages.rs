@@ -103,8 +103,11 @@ pub struct Messages {
     bus: Arc<Bus>,
     /// Publishes a stored message (`announce`), run by the store's committer.
     on_commit: OnCommit,
-    /// Each stored post's time in the store: from reaching it (SQLite: its committer's
-    /// queue) to the commit's answer. Beside a client's acknowledgement time, it says how
+    /// Each stored post's time in the store: from handing it over (SQLite: to its
+    /// committer's queue) to having the commit's answer. That includes the wait to be
+    /// resumed: on SQLite the committer's thread answers after publishing, and the posting
+    /// task then waits its turn on the runtime behind the sockets the publish woke (with
+    /// 1,000 of them, milliseconds). Beside a client's acknowledgement time, it says how
     /// much of that was the database.
     pub commit_latency: Histogram,
 }
