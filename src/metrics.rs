@@ -27,12 +27,20 @@ impl Histogram {
     }
 
     pub fn observe(&self, d: Duration) {
+        self.observe_many(d, 1);
+    }
+
+    /// `n` observations of the same duration (a batch that took `d` for each of its items).
+    pub fn observe_many(&self, d: Duration, n: u64) {
+        if n == 0 {
+            return;
+        }
         let seconds = d.as_secs_f64();
         if let Some(i) = LATENCY_BOUNDS.iter().position(|b| seconds <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            self.buckets[i].fetch_add(n, Ordering::Relaxed);
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.count.fetch_add(n, Ordering::Relaxed);
+        self.sum_micros.fetch_add(n * d.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn count(&self) -> u64 {
@@ -100,5 +108,18 @@ mod tests {
         assert!(out.text.contains("x_seconds_bucket{le=\"10\"} 2\n"));
         assert!(out.text.contains("x_seconds_bucket{le=\"+Inf\"} 3\n"));
         assert!(out.text.contains("x_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn a_batch_counts_once_per_item() {
+        let h = Histogram::latency();
+        h.observe_many(Duration::from_millis(3), 4);
+        h.observe_many(Duration::from_millis(3), 0);
+        let mut out = Exposition::default();
+        out.histogram("x_seconds", "test", &h);
+        assert!(out.text.contains("x_seconds_bucket{le=\"0.002\"} 0\n"), "{}", out.text);
+        assert!(out.text.contains("x_seconds_bucket{le=\"0.005\"} 4\n"));
+        assert!(out.text.contains("x_seconds_sum 0.012\n"));
+        assert!(out.text.contains("x_seconds_count 4\n"));
     }
 }

@@ -112,7 +112,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     out.histogram(
         "salon_post_commit_seconds",
-        "Each stored post's time in the store: from reaching it to its commit's answer.",
+        "Each stored post's time in the store: from handing it over to having the commit's answer (and being resumed).",
         &state.services.messages.commit_latency,
     );
     out.counter(

@@ -242,10 +242,7 @@ impl Messages {
             // Each created message is published by the committer (`on_commit`).
             let started = Instant::now();
             let results = self.store.post_messages(batch, Some(self.on_commit.clone())).await;
-            let took = started.elapsed();
-            for _ in &results {
-                self.commit_latency.observe(took);
-            }
+            self.commit_latency.observe_many(started.elapsed(), results.len() as u64);
             for (i, result) in stored.into_iter().zip(results) {
                 answers[i] = Some(match result {
                     Ok(Posted::Created(m)) => Ok((m, true)),
